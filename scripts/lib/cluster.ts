@@ -1,0 +1,247 @@
+/**
+ * A whole parley cluster on this machine, from real processes: Redis, MongoDB (FerretDB unless a URL
+ * is given), N gateways, the API, the worker and nginx in front. `npm start` runs one; integration
+ * tests start their own, each on free ports with its own Redis and database.
+ */
+import { join } from "node:path";
+
+import { startFerretDb, withDatabase, type FerretDb } from "./ferretdb.js";
+import { startNginx } from "./nginx.js";
+import { SERVICE_ENTRY } from "./paths.js";
+import { freePort } from "./ports.js";
+import { ManagedProcess, isOk } from "./process.js";
+import { startRedisCluster } from "./redis-cluster.js";
+import { startRedisServer, type RedisServer } from "./redis-server.js";
+
+export type ServiceKind = keyof typeof SERVICE_ENTRY;
+
+export interface ClusterOptions {
+  /** Directory for logs and generated configs. */
+  dir: string;
+  /** Directory for the data of a Redis and a FerretDB started here. @default `dir` */
+  dataDir?: string;
+  /** @default 2 */
+  gateways?: number;
+  /** nginx port. @default a free port */
+  port?: number;
+  /** Use this Redis instead of starting a private redis-server. */
+  redisUrl?: string;
+  /** Extra redis-server arguments when starting a private one (e.g. AOF), or each node of a private cluster. */
+  redisArgs?: readonly string[];
+  /**
+   * Run the services on a Redis Cluster (`REDIS_CLUSTER_NODES`) instead of a single Redis: `true` starts
+   * a private three-master cluster, a string names the seed nodes of an existing one (`host:port,…`).
+   * Takes precedence over `redisUrl`.
+   * @default false
+   */
+  redisCluster?: boolean | string;
+  /** MongoDB URL with its database; when absent a FerretDB is started with data under `dir`. */
+  mongoUrl?: string;
+  /** Database name for the FerretDB started here. @default "parley" */
+  database?: string;
+  jwtSecret: string;
+  /** @default "info" */
+  logLevel?: string;
+  /** Extra environment for every service (e.g. batch sizes), and per kind. */
+  env?: Record<string, string>;
+  envFor?: Partial<Record<ServiceKind, Record<string, string>>>;
+  /**
+   * Node.js arguments that start a kind of service instead of its built `dist/index.js`: flags and an
+   * entry point (benchmarks run bench-only gateways with `["--import", "tsx", "scripts/bench/gateway.ts"]`,
+   * or profile with `["--cpu-prof", …, entry]`).
+   * @default `["--enable-source-maps", <dist/index.js of the kind>]`
+   */
+  nodeArgsFor?: Partial<Record<ServiceKind, readonly string[]>>;
+  /**
+   * nginx worker processes instead of the production config's `auto` (one per core). Each worker holds
+   * two descriptors per WebSocket, within the process's open-file limit.
+   * @default "auto"
+   */
+  nginxWorkers?: number;
+}
+
+/** One service process of the cluster, which can be stopped, killed and started again on its port. */
+export class Service {
+  process: ManagedProcess | undefined;
+
+  constructor(
+    readonly kind: ServiceKind,
+    readonly name: string,
+    readonly port: number,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly logFile: string,
+    /** Sticky-routing tag of a gateway. */
+    readonly route?: string,
+    /** Node.js arguments (flags and entry point). */
+    private readonly nodeArgs: readonly string[] = ["--enable-source-maps", SERVICE_ENTRY[kind]],
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Port of the process's internal metrics endpoint (`METRICS_PORT`). */
+  get metricsPort(): number {
+    return Number(this.env.METRICS_PORT);
+  }
+
+  /** The process's Prometheus endpoint, `http://127.0.0.1:<METRICS_PORT>/metrics`. */
+  get metricsUrl(): string {
+    return `http://127.0.0.1:${this.metricsPort}/metrics`;
+  }
+
+  get running(): boolean {
+    return this.process?.running ?? false;
+  }
+
+  /** Starts the process and waits until its /readyz answers 200. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.process = new ManagedProcess({
+      name: this.name,
+      command: process.execPath,
+      args: this.nodeArgs,
+      env: this.env,
+      logFile: this.logFile,
+    });
+    await this.process.waitUntil(() => isOk(`${this.url}/readyz`), 30_000);
+  }
+
+  /** SIGTERM: a graceful shutdown. */
+  async stop(): Promise<void> {
+    await this.process?.stop("SIGTERM", 20_000);
+  }
+
+  /** SIGKILL: a crash. */
+  async kill(): Promise<void> {
+    await this.process?.kill();
+  }
+}
+
+/** The environment every service of a cluster shares: where Redis and MongoDB are, the secret, logs. */
+export function serviceEnv(options: {
+  redisUrl: string;
+  redisClusterNodes?: string | undefined;
+  mongoUrl: string;
+  jwtSecret: string;
+  logLevel?: string | undefined;
+  env?: Record<string, string> | undefined;
+}): Record<string, string> {
+  return {
+    NODE_ENV: "production",
+    REDIS_URL: options.redisUrl,
+    ...(options.redisClusterNodes ? { REDIS_CLUSTER_NODES: options.redisClusterNodes } : {}),
+    MONGO_URL: options.mongoUrl,
+    JWT_SECRET: options.jwtSecret,
+    LOG_LEVEL: options.logLevel ?? "info",
+    ...options.env,
+  };
+}
+
+/**
+ * A service on free ports (its own and its metrics'), listening on 127.0.0.1, logging to
+ * `<dir>/logs/<name>.log`; not started yet.
+ */
+export async function createService(options: {
+  kind: ServiceKind;
+  name: string;
+  dir: string;
+  /** The shared environment ({@link serviceEnv}) and the kind's own. */
+  env: Record<string, string>;
+  /** Sticky-routing tag of a gateway. */
+  route?: string | undefined;
+  /** See {@link ClusterOptions.nodeArgsFor}. */
+  nodeArgs?: readonly string[] | undefined;
+}): Promise<Service> {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...options.env,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    METRICS_PORT: String(metricsPort),
+    METRICS_HOST: "127.0.0.1",
+  };
+  if (options.route) env.ROUTE_ID = options.route;
+  return new Service(options.kind, options.name, port, env, join(options.dir, "logs", `${options.name}.log`), options.route, options.nodeArgs);
+}
+
+export interface Cluster {
+  /** nginx, the one public origin: `/api/*` and `/socket.io/*`. */
+  url: string;
+  port: number;
+  /** The single Redis; on a Redis Cluster, the URL of one of its nodes (the services do not use it). */
+  redisUrl: string;
+  /** Seed nodes (`host:port,…`) when the services run on a Redis Cluster. */
+  redisClusterNodes?: string;
+  mongoUrl: string;
+  gateways: Service[];
+  api: Service;
+  worker: Service;
+  nginx: ManagedProcess;
+  /** Stops everything this cluster started, in reverse order. */
+  stop(): Promise<void>;
+}
+
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  const { dir } = options;
+  const dataDir = options.dataDir ?? dir;
+  const started: { stop(): Promise<void> }[] = [];
+  const stopAll = async () => {
+    for (const item of started.reverse()) await item.stop().catch(() => {});
+    started.length = 0;
+  };
+
+  try {
+    let redisUrl = options.redisUrl;
+    let redisClusterNodes = typeof options.redisCluster === "string" ? options.redisCluster : undefined;
+    if (options.redisCluster === true) {
+      const redisCluster = await startRedisCluster({ dir: join(dataDir, "redis-cluster"), args: options.redisArgs ?? [] });
+      started.push(redisCluster);
+      redisClusterNodes = redisCluster.seeds;
+      redisUrl = redisCluster.nodes[0]!.url;
+    } else if (redisClusterNodes) {
+      redisUrl ??= `redis://${redisClusterNodes.split(",")[0]}`;
+    }
+    if (!redisUrl) {
+      const redis: RedisServer = await startRedisServer({ dir: join(dataDir, "redis"), args: options.redisArgs ?? [] });
+      started.push(redis);
+      redisUrl = redis.url;
+    }
+    let mongoUrl = options.mongoUrl;
+    if (!mongoUrl) {
+      const ferret: FerretDb = await startFerretDb({ dataDir: join(dataDir, "ferretdb") });
+      started.push(ferret);
+      mongoUrl = withDatabase(ferret.uri, options.database ?? "parley");
+    }
+
+    const common = serviceEnv({ ...options, redisUrl, redisClusterNodes, mongoUrl });
+    const service = (kind: ServiceKind, name: string, route?: string) =>
+      createService({ kind, name, route, dir, env: { ...common, ...options.envFor?.[kind] }, nodeArgs: options.nodeArgsFor?.[kind] });
+
+    const api = await service("api", "api");
+    const worker = await service("worker", "worker");
+    const gateways: Service[] = [];
+    for (let i = 0; i < (options.gateways ?? 2); i++) gateways.push(await service("gateway", `gateway-${i}`, `g${i}`));
+    const services = [api, worker, ...gateways];
+    started.push(...services.map((s) => ({ stop: () => s.stop() })));
+    await Promise.all(services.map((s) => s.start()));
+
+    const port = options.port ?? (await freePort());
+    const nginx = await startNginx(
+      { gateways: gateways.map((g) => ({ route: g.route!, port: g.port })), apiPort: api.port },
+      port,
+      join(dir, "nginx"),
+      { workers: options.nginxWorkers },
+    );
+    started.push({ stop: () => nginx.stop("SIGQUIT", 5_000) });
+
+    const url = `http://127.0.0.1:${port}`;
+    await nginx.waitUntil(() => isOk(`${url}/readyz`), 30_000, "ready through nginx");
+    return { url, port, redisUrl, ...(redisClusterNodes ? { redisClusterNodes } : {}), mongoUrl, gateways, api, worker, nginx, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The API as an Express application, built from the dependencies it is given: `index.ts` passes the real
+ * connections, tests pass their own Redis and database.
+ */
+import express, { Router, type Express } from "express";
+import { pinoHttp } from "pino-http";
+
+import type { ParleyEmitter } from "@parley/shared/emitter";
+import { conversationRoom } from "@parley/shared/events";
+import type { Health } from "@parley/shared/lifecycle";
+import type { Logger } from "@parley/shared/logger";
+import { Registry } from "@parley/shared/metrics";
+import { ConversationCache } from "@parley/shared/messages/conversation-cache";
+import { MessagePipeline } from "@parley/shared/messages/message-pipeline";
+import type { Models } from "@parley/shared/models";
+import type { PersistQueue } from "@parley/shared/queues";
+import type { RedisClient } from "@parley/shared/redis";
+import { RateLimiter, rateLimitsFromConfig } from "@parley/shared/rate-limit";
+import { redisKeys } from "@parley/shared/redis-keys";
+
+import type { ApiConfig } from "./config.js";
+import type { ApiContext } from "./context.js";
+import { ConversationEvents } from "./conversations/conversation-events.js";
+import { ConversationViews } from "./conversations/conversation-views.js";
+import { authenticate } from "./http/authenticate.js";
+import { errorHandler, notFound } from "./http/errors.js";
+import { limitLogins, limitMessagePosts } from "./http/rate-limit.js";
+import { requestId } from "./http/request-id.js";
+import { requestMetrics } from "./http/request-metrics.js";
+import { ApiMetrics } from "./metrics.js";
+import { authRoutes } from "./routes/auth.routes.js";
+import { conversationsRoutes } from "./routes/conversations.routes.js";
+import { messagesRoutes } from "./routes/messages.routes.js";
+import { usersRoutes } from "./routes/users.routes.js";
+
+/** Everything the API uses, created by the caller. */
+export interface ApiDeps {
+  config: ApiConfig;
+  log: Logger;
+  /** Commands: the member cache, the send script. */
+  redis: RedisClient;
+  models: Models;
+  /** Where sent messages go to be persisted by the worker. */
+  queue: PersistQueue;
+  /** Reaches live sockets on every gateway. */
+  emitter: ParleyEmitter;
+  /** Answers `/healthz` and `/readyz`; `index.ts` makes it drain on shutdown. */
+  health: Health;
+  /**
+   * Where requests are counted and timed; `index.ts` passes them on the registry it serves.
+   * @default metrics on a registry of their own, which nothing serves
+   */
+  metrics?: ApiMetrics;
+}
+
+const HEALTH_PATHS = new Set(["/healthz", "/readyz"]);
+
+/**
+ * Builds the API: health endpoints, then everything under `/api` (JSON, with `{ error }` bodies on
+ * failure), then 404 for anything else.
+ */
+export function createApi(deps: ApiDeps): Express {
+  const { config, log, redis, models, queue, emitter, health } = deps;
+  const keys = redisKeys(config.REDIS_PREFIX);
+  const cache = new ConversationCache(redis, keys, models);
+  const pipeline = new MessagePipeline({
+    redis,
+    keys,
+    cache,
+    queue,
+    log,
+    deliver: (message) => emitter.to(conversationRoom(message.conversationId)).emit("message:new", message),
+    options: {
+      clientMsgIdTtlSeconds: config.CLIENT_MSG_ID_TTL_SECONDS,
+      streamMaxLength: config.STREAM_MAX_LENGTH,
+      streamTtlSeconds: config.STREAM_TTL_SECONDS,
+    },
+  });
+  const ctx: ApiContext = {
+    config,
+    log,
+    models,
+    cache,
+    pipeline,
+    events: new ConversationEvents(emitter, log),
+    views: new ConversationViews({ redis, keys, cache }),
+  };
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", config.TRUST_PROXY);
+  app.use(requestMetrics(deps.metrics ?? new ApiMetrics(new Registry()), { fixedPaths: HEALTH_PATHS }));
+  app.use(requestId());
+  app.use(
+    pinoHttp({
+      logger: log,
+      quietReqLogger: true,
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "info"),
+      autoLogging: { ignore: (req) => HEALTH_PATHS.has(req.url?.split("?")[0] ?? "") },
+    }),
+  );
+  app.use((req, res, next) => {
+    if (!health.handle(req, res)) next();
+  });
+  const limiter = new RateLimiter({ redis, keys, limits: rateLimitsFromConfig(config), enabled: config.RATE_LIMITS_ENABLED, log });
+  app.use("/api", apiRouter(ctx, limiter));
+  app.use(notFound());
+  app.use(errorHandler(log));
+  return app;
+}
+
+/** Everything under `/api`. Tokens are checked before bodies are parsed, so strangers cannot make us parse. */
+function apiRouter(ctx: ApiContext, limiter: RateLimiter): Router {
+  const { models, config } = ctx;
+  const json = express.json({ limit: config.BODY_LIMIT_BYTES });
+  const auth = authenticate({ models, jwtSecret: config.JWT_SECRET });
+
+  const router = Router();
+  router.use((_req, res, next) => {
+    res.setHeader("cache-control", "no-store");
+    next();
+  });
+  router.use(
+    "/auth",
+    json,
+    limitLogins(limiter),
+    authRoutes({ models, jwtSecret: config.JWT_SECRET, tokenTtlSeconds: config.JWT_TTL_SECONDS }),
+  );
+  router.use("/users", auth, usersRoutes(ctx));
+  router.use("/conversations", auth, limitMessagePosts(limiter), json, conversationsRoutes(ctx), messagesRoutes(ctx));
+  return router;
+}

@@ -1,0 +1,23 @@
+/** What the routes and services of one API instance share, built once by `createApi`. */
+import type { Logger } from "@parley/shared/logger";
+import type { ConversationCache } from "@parley/shared/messages/conversation-cache";
+import type { MessagePipeline } from "@parley/shared/messages/message-pipeline";
+import type { Models } from "@parley/shared/models";
+
+import type { ApiConfig } from "./config.js";
+import type { ConversationEvents } from "./conversations/conversation-events.js";
+import type { ConversationViews } from "./conversations/conversation-views.js";
+
+/** The API's shared services; route factories and service functions take the parts they need. */
+export interface ApiContext {
+  config: ApiConfig;
+  log: Logger;
+  models: Models;
+  /** The Redis member cache that gateways check sends against; replaced on every membership change. */
+  cache: ConversationCache;
+  /** The shared send path (seq, dedupe, fan-out, persistence queue). */
+  pipeline: MessagePipeline;
+  events: ConversationEvents;
+  /** Conversations with the caller's unread count and the members' pointers, read from Redis. */
+  views: ConversationViews;
+}

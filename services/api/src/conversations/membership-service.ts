@@ -1,0 +1,125 @@
+/**
+ * Membership changes of group conversations. Each one is a single conditional MongoDB update that bumps
+ * `membersVersion`, then the Redis member cache is replaced with the new version, then live sockets are
+ * told through the emitter.
+ */
+import { Types } from "mongoose";
+
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@parley/shared/errors";
+import type { ConversationDoc } from "@parley/shared/models";
+import { MAX_GROUP_MEMBERS, type Conversation } from "@parley/shared/schemas";
+
+import {
+  findMemberConversation,
+  requireUsers,
+  storeMembership,
+  type ConversationDeps,
+} from "./conversation-service.js";
+
+const oid = (id: string) => new Types.ObjectId(id);
+
+function requireGroup(doc: ConversationDoc): void {
+  if (doc.type !== "group") throw new ForbiddenError("The members of a direct conversation cannot change");
+}
+
+const isAdmin = (doc: ConversationDoc, userId: string) => doc.admins.some((a) => a.equals(userId));
+
+/**
+ * Adds `userIds` to a group, as one of its admins. Users who are already members are left as they are,
+ * so a retried request changes nothing more.
+ *
+ * @throws {NotFoundError} when the conversation or one of the users does not exist.
+ * @throws {ForbiddenError} when the caller is not a member or not an admin, or the conversation is direct.
+ * @throws {ValidationError} when the group would exceed {@link MAX_GROUP_MEMBERS}.
+ * @throws {ConflictError} when the conversation changed between the checks and the write.
+ */
+export async function addMembers(
+  deps: ConversationDeps,
+  conversationId: string,
+  callerId: string,
+  userIds: readonly string[],
+): Promise<Conversation> {
+  const doc = await findMemberConversation(deps.models, conversationId, callerId);
+  requireGroup(doc);
+  if (!isAdmin(doc, callerId)) throw new ForbiddenError("Only an admin can add members");
+  const current = new Set(doc.members.map((m) => m.toHexString()));
+  const added = [...new Set(userIds)].filter((id) => !current.has(id));
+  // Nothing new: also rewrites the cache, which repairs it if the previous attempt failed after its write.
+  if (added.length === 0) return storeMembership(deps, doc);
+  if (current.size + added.length > MAX_GROUP_MEMBERS) {
+    throw new ValidationError(`A group has at most ${MAX_GROUP_MEMBERS} members`, [
+      { path: "userIds", message: `must leave the group at most ${MAX_GROUP_MEMBERS} members` },
+    ]);
+  }
+  await requireUsers(deps.models, added);
+
+  const updated = await deps.models.Conversation.findOneAndUpdate(
+    {
+      _id: doc._id,
+      admins: oid(callerId),
+      // The size limit holds at write time too: no element at index MAX - added means size <= MAX - added.
+      [`members.${MAX_GROUP_MEMBERS - added.length}`]: { $exists: false },
+    },
+    { $addToSet: { members: { $each: added.map(oid) } }, $inc: { membersVersion: 1 } },
+    { returnDocument: "after" },
+  )
+    .lean<ConversationDoc>()
+    .exec();
+  if (!updated) throw new ConflictError("The conversation changed meanwhile; try again");
+  const conversation = await storeMembership(deps, updated);
+  deps.events.membersJoined(conversation, added);
+  return conversation;
+}
+
+/**
+ * Removes `userId` from a group: an admin may remove anyone, and every member may remove themself
+ * (leave). When the last admin goes, the earliest remaining member becomes admin.
+ *
+ * @throws {NotFoundError} when the conversation does not exist or `userId` is not a member.
+ * @throws {ForbiddenError} when the caller is not a member, removes someone else without being an admin,
+ * or the conversation is direct.
+ * @throws {ConflictError} when the conversation changed between the checks and the write.
+ */
+export async function removeMember(
+  deps: ConversationDeps,
+  conversationId: string,
+  callerId: string,
+  userId: string,
+): Promise<Conversation> {
+  const doc = await findMemberConversation(deps.models, conversationId, callerId);
+  requireGroup(doc);
+  const leaving = userId === callerId;
+  if (!leaving && !isAdmin(doc, callerId)) throw new ForbiddenError("Only an admin can remove other members");
+  if (!doc.members.some((m) => m.equals(userId))) {
+    // Likely a retry: rewriting the cache repairs it if the first attempt failed after its MongoDB write.
+    await storeMembership(deps, doc);
+    throw new NotFoundError("That user is not a member of this conversation");
+  }
+
+  const target = oid(userId);
+  const { Conversation } = deps.models;
+  let updated = await Conversation.findOneAndUpdate(
+    { _id: doc._id, members: target, ...(leaving ? {} : { admins: oid(callerId) }) },
+    { $pull: { members: target, admins: target }, $inc: { membersVersion: 1 } },
+    { returnDocument: "after" },
+  )
+    .lean<ConversationDoc>()
+    .exec();
+  if (!updated) throw new ConflictError("The conversation changed meanwhile; try again");
+
+  const heir = updated.admins.length === 0 ? updated.members[0] : undefined;
+  if (heir) {
+    // Conditional, so two concurrent departures cannot both promote someone.
+    const promoted = await Conversation.findOneAndUpdate(
+      { _id: doc._id, admins: { $size: 0 }, members: heir },
+      { $addToSet: { admins: heir } },
+      { returnDocument: "after" },
+    )
+      .lean<ConversationDoc>()
+      .exec();
+    updated = promoted ?? (await Conversation.findById(doc._id).lean<ConversationDoc>().exec()) ?? updated;
+  }
+  const conversation = await storeMembership(deps, updated);
+  deps.events.memberLeft(conversation, userId);
+  return conversation;
+}

@@ -1,0 +1,61 @@
+/**
+ * Rate limits of REST routes, on the same cluster-wide buckets as the gateways' (a message posted here
+ * and one sent on a socket take from one `message` bucket). A refusal is `429 RATE_LIMITED` with a
+ * `Retry-After` header in whole seconds and `retryAfterMs` in the body.
+ */
+import type { Request, RequestHandler, Response } from "express";
+
+import { RateLimitedError } from "@parley/shared/errors";
+import { loginSubject, type RateAction, type RateLimiter } from "@parley/shared/rate-limit";
+
+import { callerOf } from "./authenticate.js";
+
+/** Options of {@link limitRequests}. */
+export interface LimitRequestsOptions {
+  /** Whose bucket a request takes from; undefined lets the request through unlimited. */
+  subject(req: Request, res: Response): string | undefined;
+  /** Which requests are limited. @default every request */
+  when?(req: Request): boolean;
+}
+
+/** Takes one token of `action` per request before the route runs. */
+export function limitRequests(limiter: RateLimiter, action: RateAction, options: LimitRequestsOptions): RequestHandler {
+  return async (req, res, next) => {
+    if (options.when && !options.when(req)) return next();
+    const subject = options.subject(req, res);
+    if (subject === undefined) return next();
+    try {
+      await limiter.check(subject, action);
+    } catch (err) {
+      if (err instanceof RateLimitedError) res.setHeader("retry-after", String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
+      throw err;
+    }
+    next();
+  };
+}
+
+/**
+ * `POST /:id/messages` under `/api/conversations`, per caller, before the body is parsed. Must run
+ * after `authenticate`.
+ */
+export function limitMessagePosts(limiter: RateLimiter): RequestHandler {
+  return limitRequests(limiter, "message", {
+    when: (req) => req.method === "POST" && /^\/[^/]+\/messages\/?$/.test(req.path),
+    subject: (_req, res) => callerOf(res).id,
+  });
+}
+
+/**
+ * `POST /login` under `/api/auth`, per username (any case), against password guessing. Every attempt
+ * counts, right or wrong. Must run after the JSON body parser; a body without a username is left to
+ * the route's validation.
+ */
+export function limitLogins(limiter: RateLimiter): RequestHandler {
+  return limitRequests(limiter, "login", {
+    when: (req) => req.method === "POST" && /^\/login\/?$/.test(req.path),
+    subject: (req) => {
+      const username: unknown = (req.body as { username?: unknown } | undefined)?.username;
+      return typeof username === "string" && username.length > 0 ? loginSubject(username) : undefined;
+    },
+  });
+}

@@ -1,0 +1,61 @@
+/**
+ * Handshake middleware: a socket connects only with a valid access token of an existing user.
+ * Refusals reach the client as `connect_error` with `err.data.code`.
+ */
+import type { ExtendedError } from "socket.io";
+import { Types } from "mongoose";
+
+import { verifyAccessToken } from "@parley/shared/auth";
+import { AppError, AuthError, UnavailableError, type ErrorCode } from "@parley/shared/errors";
+import type { Logger } from "@parley/shared/logger";
+import type { Models } from "@parley/shared/models";
+
+import type { GatewaySocket } from "../lib/types.js";
+
+export interface AuthenticateDeps {
+  secret: string;
+  models: Pick<Models, "User">;
+  log: Logger;
+}
+
+/**
+ * The token is read from `auth.token`, else from the `token` query parameter, else from an
+ * `Authorization: Bearer` header (for clients that cannot set the handshake `auth` object).
+ */
+export function authenticate({ secret, models, log }: AuthenticateDeps) {
+  return (socket: GatewaySocket, next: (err?: ExtendedError) => void): void => {
+    (async () => {
+      const userId = verifyAccessToken(tokenOf(socket), secret);
+      let exists: unknown;
+      try {
+        exists = await models.User.exists({ _id: new Types.ObjectId(userId) });
+      } catch (err) {
+        log.error({ err }, "user lookup failed during handshake");
+        throw new UnavailableError("Service temporarily unavailable, retry shortly");
+      }
+      if (!exists) throw new AuthError("USER_NOT_FOUND", "The user of this token does not exist");
+      socket.data.userId = userId;
+    })().then(
+      () => next(),
+      (err: unknown) => {
+        if (!(err instanceof AppError)) log.error({ err }, "handshake failed");
+        next(handshakeError(err));
+      },
+    );
+  };
+}
+
+function tokenOf(socket: GatewaySocket): unknown {
+  const { auth, query, headers } = socket.handshake;
+  const fromAuth = (auth as { token?: unknown } | undefined)?.token;
+  if (fromAuth !== undefined) return fromAuth;
+  if (query.token !== undefined) return query.token;
+  const bearer = /^Bearer (.+)$/i.exec(headers.authorization ?? "");
+  return bearer?.[1];
+}
+
+function handshakeError(err: unknown): ExtendedError {
+  const code: ErrorCode = err instanceof AppError ? err.code : "INTERNAL";
+  const message = err instanceof AppError ? err.message : "Internal error";
+  return Object.assign(new Error(message), { data: { code } });
+}

@@ -1,0 +1,204 @@
+/**
+ * Two gateways in this process on one real Redis and FerretDB: handshake, session, and the message
+ * path across nodes. The multi-process cluster behind nginx is tested in test/cluster.
+ */
+import jwt from "jsonwebtoken";
+import type { Connection } from "mongoose";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+
+import { signAccessToken } from "@parley/shared/auth";
+import { ConversationCache } from "@parley/shared/messages/conversation-cache";
+import type { Message } from "@parley/shared/schemas";
+import type { Models } from "@parley/shared/models";
+import { redisKeys } from "@parley/shared/redis-keys";
+
+import { closeAllClients, connectClient, connectError, type ClientSocket } from "../../../test/helpers/clients.js";
+import { TEST_JWT_SECRET, testMongoUrl } from "../../../test/helpers/env.js";
+import { collect, eventually, nextEvent } from "../../../test/helpers/events.js";
+import { openModels, startGatewayNode, type GatewayNode } from "../../../test/helpers/in-process-gateway.js";
+import { useRedisServer } from "../../../test/helpers/redis.js";
+import { seedConversation, seedUser, type SeededUser } from "../../../test/helpers/seed.js";
+
+const redis = useRedisServer("gateway");
+let connection: Connection;
+let models: Models;
+let nodes: GatewayNode[];
+
+beforeAll(async () => {
+  ({ connection, models } = await openModels(testMongoUrl("gateway")));
+  nodes = [
+    await startGatewayNode("node-a", redis.url, models),
+    await startGatewayNode("node-b", redis.url, models),
+  ];
+});
+
+afterEach(() => closeAllClients());
+
+afterAll(async () => {
+  await Promise.all((nodes ?? []).map((n) => n.close()));
+  await connection?.close();
+});
+
+function send(socket: ClientSocket, payload: unknown) {
+  return socket.timeout(5_000).emitWithAck("message:send", payload as never);
+}
+
+async function pair(): Promise<{ alice: SeededUser; bob: SeededUser; conversationId: string }> {
+  const alice = await seedUser(models, "alice");
+  const bob = await seedUser(models, "bob");
+  return { alice, bob, conversationId: await seedConversation(models, [alice, bob]) };
+}
+
+describe("handshake", () => {
+  it.each([
+    ["no token", {}, "AUTH_REQUIRED"],
+    ["a malformed token", { token: "not-a-jwt" }, "INVALID_TOKEN"],
+    ["a token that is not a string", { token: 42 }, "INVALID_TOKEN"],
+    ["a token signed with another secret", { token: signAccessToken("0123456789abcdef01234567", "x".repeat(40), 60) }, "INVALID_TOKEN"],
+    ["an unsigned token (alg none)", { token: jwt.sign({ sub: "0123456789abcdef01234567" }, "", { algorithm: "none" }) }, "INVALID_TOKEN"],
+    ["an expired token", { token: jwt.sign({ sub: "0123456789abcdef01234567", exp: Math.floor(Date.now() / 1000) - 10 }, TEST_JWT_SECRET) }, "TOKEN_EXPIRED"],
+    ["a token of a user that does not exist", { token: signAccessToken("0123456789abcdef01234567", TEST_JWT_SECRET, 60) }, "USER_NOT_FOUND"],
+  ])("refuses %s with its code", async (_, auth, code) => {
+    const err = await connectError(nodes[0]!.url, auth);
+    expect(err.data?.code).toBe(code);
+  });
+
+  it("accepts the token from the query string too, and names the node", async () => {
+    const user = await seedUser(models);
+    const { session } = await connectClient(nodes[1]!.url, "", { auth: {}, query: { token: user.token } });
+    expect(session).toEqual({ userId: user.id, node: "node-b" });
+  });
+});
+
+describe("message:send across two nodes", () => {
+  it("acks with the stored form, delivers to every other socket on every node, and queues the job", async () => {
+    const { alice, bob, conversationId } = await pair();
+    const a = await connectClient(nodes[0]!.url, alice.token);
+    const aliceOtherDevice = await connectClient(nodes[1]!.url, alice.token);
+    const b = await connectClient(nodes[1]!.url, bob.token);
+    const toSender = collect<Message>(a.socket, "message:new");
+    const atBob = nextEvent<Message>(b.socket, "message:new");
+    const atAliceOther = nextEvent<Message>(aliceOtherDevice.socket, "message:new");
+
+    const ack = await send(a.socket, { conversationId, clientMsgId: "m-1", content: "  hello  " });
+
+    expect(ack).toMatchObject({
+      ok: true,
+      message: { conversationId, seq: 1, senderId: alice.id, clientMsgId: "m-1", content: "hello", type: "text" },
+    });
+    if (!ack.ok) throw new Error("unreachable");
+    expect(new Date(ack.message.createdAt).toISOString()).toBe(ack.message.createdAt);
+    expect(await atBob).toEqual(ack.message);
+    expect(await atAliceOther).toEqual(ack.message);
+    const job = await nodes[0]!.queue.getJob(ack.message.id);
+    expect(job?.data).toEqual(ack.message);
+    // Bob's reply travels the other way and proves the sender never got its own message back.
+    const atAlice = nextEvent<Message>(a.socket, "message:new");
+    await send(b.socket, { conversationId, clientMsgId: "m-2", content: "hi" });
+    expect((await atAlice).seq).toBe(2);
+    expect(toSender.map((m) => m.senderId)).toEqual([bob.id]);
+  });
+
+  it("returns the original message for a repeated clientMsgId and delivers nothing new", async () => {
+    const { alice, bob, conversationId } = await pair();
+    const a = await connectClient(nodes[0]!.url, alice.token);
+    const b = await connectClient(nodes[1]!.url, bob.token);
+    const atBob = collect<Message>(b.socket, "message:new");
+
+    const first = await send(a.socket, { conversationId, clientMsgId: "retry-me", content: "once" });
+    const again = await send(a.socket, { conversationId, clientMsgId: "retry-me", content: "once" });
+    const next = await send(a.socket, { conversationId, clientMsgId: "after", content: "twice" });
+
+    expect(again).toEqual(first);
+    if (!next.ok) throw new Error("send failed");
+    expect(next.message.seq).toBe(2);
+    await eventually(() => atBob.length === 2, 5_000, "two deliveries");
+    expect(atBob.map((m) => m.clientMsgId)).toEqual(["retry-me", "after"]);
+    const jobs = (await nodes[0]!.queue.getJobs(["waiting"]))
+      .map((job) => job.data as Message)
+      .filter((message) => message.conversationId === conversationId);
+    expect(jobs.map((message) => message.clientMsgId).sort()).toEqual(["after", "retry-me"]);
+  });
+
+  it("numbers concurrent sends from two nodes 1..n without gaps or repeats", async () => {
+    const { alice, bob, conversationId } = await pair();
+    const a = await connectClient(nodes[0]!.url, alice.token);
+    const b = await connectClient(nodes[1]!.url, bob.token);
+    const acks = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => send(i % 2 ? b.socket : a.socket, { conversationId, clientMsgId: `c-${i}`, content: `#${i}` })),
+    );
+    const seqs = acks.map((ack) => (ack.ok ? ack.message.seq : -1)).sort((x, y) => x - y);
+    expect(seqs).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    const stream = await nodes[0]!.redis.xrange(redisKeys("parley").conversationStream(conversationId), "-", "+");
+    expect(stream.map(([id]) => id)).toEqual(seqs.map((s) => `${s}-0`));
+  });
+
+  it("reloads the member cache from MongoDB when Redis lost it", async () => {
+    const { alice, conversationId } = await pair();
+    const a = await connectClient(nodes[0]!.url, alice.token);
+    const keys = redisKeys("parley");
+    await send(a.socket, { conversationId, clientMsgId: "before", content: "x" });
+    await nodes[0]!.redis.del(keys.conversationMembers(conversationId), keys.conversationMembersVersion(conversationId));
+    expect(await send(a.socket, { conversationId, clientMsgId: "after", content: "y" })).toMatchObject({ ok: true, message: { seq: 2 } });
+  });
+});
+
+describe("refusals", () => {
+  it("refuses a non-member with FORBIDDEN and delivers nothing to anyone", async () => {
+    const { alice, bob, conversationId } = await pair();
+    const mallory = await seedUser(models, "mallory");
+    const a = await connectClient(nodes[0]!.url, alice.token);
+    const b = await connectClient(nodes[1]!.url, bob.token);
+    const m = await connectClient(nodes[1]!.url, mallory.token);
+    const seenA = collect(a.socket, "message:new");
+    const seenB = collect(b.socket, "message:new");
+
+    const ack = await send(m.socket, { conversationId, clientMsgId: "x", content: "let me in" });
+    expect(ack).toEqual({ ok: false, error: { code: "FORBIDDEN", message: expect.any(String) } });
+
+    // A legitimate message sent afterwards is the first and only one anybody receives.
+    const legit = await send(a.socket, { conversationId, clientMsgId: "ok", content: "members only" });
+    await eventually(() => seenB.length === 1, 5_000, "the legitimate delivery");
+    expect(seenB).toEqual([legit.ok && legit.message]);
+    expect(seenA).toEqual([]);
+    if (!legit.ok) throw new Error("send failed");
+    expect(legit.message.seq).toBe(1);
+  });
+
+  it("refuses FORBIDDEN, not UNAVAILABLE, in a group everyone has left", async () => {
+    const { alice, conversationId } = await pair();
+    const a = await connectClient(nodes[0]!.url, alice.token);
+    await new ConversationCache(nodes[0]!.redis, redisKeys("parley"), models).store({ id: conversationId, members: [], membersVersion: 9, lastSeq: 0 });
+    const ack = await send(a.socket, { conversationId, clientMsgId: "x", content: "echo?" });
+    expect(ack).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
+  });
+
+  it("answers NOT_FOUND for a conversation that does not exist", async () => {
+    const user = await seedUser(models);
+    const c = await connectClient(nodes[0]!.url, user.token);
+    const ack = await send(c.socket, { conversationId: "0123456789abcdef01234567", clientMsgId: "x", content: "anyone?" });
+    expect(ack).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+  });
+
+  it.each([
+    ["a string", "hello"],
+    ["nothing", undefined],
+    ["blank content", { conversationId: "0123456789abcdef01234567", clientMsgId: "x", content: "  " }],
+    ["content over 4000 characters", { conversationId: "0123456789abcdef01234567", clientMsgId: "x", content: "a".repeat(4001) }],
+    ["a 65-character clientMsgId", { conversationId: "0123456789abcdef01234567", clientMsgId: "x".repeat(65), content: "a" }],
+  ])("answers VALIDATION for %s and keeps serving the socket", async (_, payload) => {
+    const { alice, conversationId } = await pair();
+    const a = await connectClient(nodes[0]!.url, alice.token);
+    const ack = await send(a.socket, payload);
+    expect(ack).toMatchObject({ ok: false, error: { code: "VALIDATION", issues: expect.any(Array) } });
+    expect(await send(a.socket, { conversationId, clientMsgId: "next", content: "still here" })).toMatchObject({ ok: true });
+  });
+
+  it("sends an error event when a failing event had no ack callback", async () => {
+    const { alice, conversationId } = await pair();
+    const a = await connectClient(nodes[0]!.url, alice.token);
+    const error = nextEvent(a.socket, "error");
+    a.socket.emit("message:send", { conversationId, clientMsgId: "", content: "no ack" });
+    expect(await error).toMatchObject({ code: "VALIDATION", event: "message:send", message: expect.stringContaining("clientMsgId") });
+  });
+});

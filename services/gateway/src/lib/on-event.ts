@@ -1,0 +1,84 @@
+/**
+ * The one way a gateway handles a client event: take from the user's rate-limit bucket for the event,
+ * validate the payload with the event's schema, run the handler, and answer. Success is
+ * `{ ok: true, …result }`; failure is `{ ok: false, error }` on the ack, or an `error` event when the
+ * client sent no ack callback. A handler can never crash the process.
+ */
+import type { z } from "zod";
+
+import { clientEventSchemas, type AckResponse, type ClientToServerEvents, type EventResult } from "@parley/shared/events";
+import { AppError, RateLimitedError, toWireError } from "@parley/shared/errors";
+import type { Logger } from "@parley/shared/logger";
+import { Registry } from "@parley/shared/metrics";
+import { parseInput } from "@parley/shared/schemas";
+
+import type { RateLimiter } from "@parley/shared/rate-limit";
+
+import { EVENT_ACTIONS } from "../limits/event-limits.js";
+import { GatewayMetrics } from "../metrics.js";
+import type { GatewaySocket } from "./types.js";
+
+/** The validated payload a handler of event `E` receives. */
+export type ParsedPayload<E extends keyof ClientToServerEvents> = z.output<(typeof clientEventSchemas)[E]>;
+
+export type EventHandler<E extends keyof ClientToServerEvents> = (payload: ParsedPayload<E>) => Promise<EventResult<E>>;
+
+/** Registers `handler` for `event` on `socket`, through the gateway's limits, validation and answers. */
+export type OnEvent = <E extends keyof ClientToServerEvents>(
+  socket: GatewaySocket,
+  event: E,
+  handler: EventHandler<E>,
+) => void;
+
+export interface OnEventDeps {
+  log: Logger;
+  /** Every event first takes a token from its user's bucket for the event's action. */
+  limiter: RateLimiter;
+  /**
+   * Where every answered event is counted (`events_received`, `ack_duration`, `rate_limited`).
+   * @default metrics on a registry of their own, which nothing serves
+   */
+  metrics?: GatewayMetrics;
+}
+
+/**
+ * The gateway's {@link OnEvent}. A refused event (`RATE_LIMITED` with `retryAfterMs`) is answered before
+ * its payload is validated and never reaches the handler.
+ */
+export function createOnEvent({ log, limiter, metrics = new GatewayMetrics(new Registry()) }: OnEventDeps): OnEvent {
+  return (socket, event, handler) => {
+    const schema = clientEventSchemas[event];
+    const action = EVENT_ACTIONS[event];
+    const listener = (...args: unknown[]) => {
+      const received = performance.now();
+      const ack = typeof args.at(-1) === "function" ? (args.pop() as (response: AckResponse<object>) => void) : undefined;
+      const respond = (response: AckResponse<object>) => {
+        try {
+          if (ack) ack(response);
+          else if (!response.ok) socket.emit("error", { ...response.error, event });
+        } finally {
+          metrics.eventAnswered(event, response.ok ? "ok" : response.error.code, (performance.now() - received) / 1000);
+        }
+      };
+      limiter
+        .check(socket.data.userId, action)
+        .catch((err: unknown) => {
+          if (err instanceof RateLimitedError) metrics.eventRateLimited(action);
+          throw err;
+        })
+        .then(() => handler(parseInput(schema, args[0], `${event} payload`) as ParsedPayload<typeof event>))
+        .then(
+          (result) => respond({ ok: true, ...result }),
+          (err: unknown) => {
+            if (err instanceof AppError) log.debug({ event, code: err.code, socketId: socket.id }, err.message);
+            else log.error({ err, event, socketId: socket.id, userId: socket.data.userId }, "event handler failed");
+            respond({ ok: false, error: toWireError(err) });
+          },
+        )
+        .catch((err: unknown) => log.error({ err, event }, "answering an event failed"));
+    };
+    // The listener takes the payload and the ack positionally, as Socket.IO passes them; its declared
+    // signature comes from the protocol map.
+    socket.on(event, listener as never);
+  };
+}

@@ -1,0 +1,60 @@
+/** Sending and changing messages: `message:send`, `message:edit`, `message:delete`, `message:react`. */
+import { conversationRoom } from "@parley/shared/events";
+import { MessageChanges, type MessageChange } from "@parley/shared/messages/message-changes";
+
+import type { FeatureContext, GatewayFeature } from "../lib/feature.js";
+import type { GatewayServer } from "../lib/types.js";
+
+export function messagesFeature({ io, pipeline, cache, redis, keys, queue, config, log, onEvent }: FeatureContext): GatewayFeature {
+  const changes = new MessageChanges({
+    redis,
+    keys,
+    cache,
+    reader: pipeline.reader,
+    queue,
+    log,
+    publish: (change, exceptSocketId) => publishChange(io, change, exceptSocketId),
+    overlayTtlSeconds: config.STREAM_TTL_SECONDS,
+  });
+  return {
+    name: "messages",
+    onConnection(socket) {
+      const userId = socket.data.userId;
+      const origin = { socketId: socket.id };
+      onEvent(socket, "message:send", async (payload) => {
+        const { message } = await pipeline.send(userId, payload, origin);
+        return { message };
+      });
+      onEvent(socket, "message:edit", async (payload) => {
+        const { message } = await changes.edit(userId, payload, origin);
+        return { message };
+      });
+      onEvent(socket, "message:delete", async (payload) => {
+        const { message } = await changes.delete(userId, payload, origin);
+        return { message };
+      });
+      onEvent(socket, "message:react", async (payload) => {
+        const { message, added } = await changes.react(userId, payload, origin);
+        return { message, added };
+      });
+    },
+  };
+}
+
+/** Sends a change to every socket in its conversation's room, on every node, but the one that made it. */
+function publishChange(io: GatewayServer, change: MessageChange, exceptSocketId: string | undefined): void {
+  const { message } = change;
+  const room = io.to(conversationRoom(message.conversationId));
+  const target = exceptSocketId ? room.except(exceptSocketId) : room;
+  switch (change.type) {
+    case "updated":
+      target.emit("message:updated", message);
+      break;
+    case "deleted":
+      target.emit("message:deleted", { id: message.id, conversationId: message.conversationId });
+      break;
+    case "reaction":
+      target.emit("message:reaction", change.reaction);
+      break;
+  }
+}

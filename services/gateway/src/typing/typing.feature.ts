@@ -1,0 +1,88 @@
+/**
+ * Typing indicators: `typing:start` / `typing:stop` → `typing` to the other members, on every node.
+ *
+ * The state lives with the socket, on its own node only: a start is announced on the transition (a
+ * repeated start just refreshes the timer), a state not refreshed within `TYPING_TIMEOUT_MS` stops by
+ * itself, and a disconnect (or a graceful shutdown) stops all of the socket's typing at once. Nothing is
+ * stored in Redis, so a crashed gateway leaves clients to expire the indicator themselves (they treat it
+ * as stale after 6 s without a refresh).
+ */
+import { conversationRoom, userRoom } from "@parley/shared/events";
+import { ForbiddenError } from "@parley/shared/errors";
+
+import type { FeatureContext, GatewayFeature } from "../lib/feature.js";
+
+interface SocketTyping {
+  userId: string;
+  /** Conversation id → the timer that stops the typing state there. */
+  timers: Map<string, NodeJS.Timeout>;
+}
+
+export function typingFeature({ io, config, cache, log, onEvent }: FeatureContext): GatewayFeature {
+  /** Socket id → what it is typing in. */
+  const typing = new Map<string, SocketTyping>();
+
+  const announce = (userId: string, conversationId: string, isTyping: boolean) => {
+    try {
+      io.to(conversationRoom(conversationId)).except(userRoom(userId)).emit("typing", { conversationId, userId, isTyping });
+    } catch (err) {
+      log.error({ err, conversationId, userId }, "typing not emitted");
+    }
+  };
+
+  const stop = (socketId: string, conversationId: string) => {
+    const state = typing.get(socketId);
+    const timer = state?.timers.get(conversationId);
+    if (!state || !timer) return;
+    clearTimeout(timer);
+    state.timers.delete(conversationId);
+    if (state.timers.size === 0) typing.delete(socketId);
+    announce(state.userId, conversationId, false);
+  };
+
+  const stopAll = (socketId: string) => {
+    for (const conversationId of [...(typing.get(socketId)?.timers.keys() ?? [])]) stop(socketId, conversationId);
+  };
+
+  const assertMember = async (conversationId: string, userId: string) => {
+    if (!(await cache.isMember(conversationId, userId))) throw new ForbiddenError("Not a member of this conversation");
+  };
+
+  return {
+    name: "typing",
+    onConnection(socket) {
+      const { userId } = socket.data;
+      // One socket's typing events take effect in the order they were sent, whatever their membership
+      // checks cost (a quick start/stop pair must not end as "typing").
+      let queue: Promise<unknown> = Promise.resolve();
+      const inOrder = <T>(handle: () => Promise<T>): Promise<T> => {
+        const done = queue.then(handle);
+        queue = done.catch(() => {});
+        return done;
+      };
+      onEvent(socket, "typing:start", ({ conversationId }) => inOrder(async () => {
+        await assertMember(conversationId, userId);
+        if (socket.disconnected) return {};
+        let state = typing.get(socket.id);
+        if (!state) typing.set(socket.id, (state = { userId, timers: new Map() }));
+        const current = state.timers.get(conversationId);
+        const timer = setTimeout(() => stop(socket.id, conversationId), config.TYPING_TIMEOUT_MS);
+        timer.unref();
+        state.timers.set(conversationId, timer);
+        if (current) clearTimeout(current);
+        else announce(userId, conversationId, true);
+        return {};
+      }));
+      onEvent(socket, "typing:stop", ({ conversationId }) => inOrder(async () => {
+        // Typing there was checked at its start; otherwise a stop changes nothing, for members only.
+        if (!typing.get(socket.id)?.timers.has(conversationId)) await assertMember(conversationId, userId);
+        stop(socket.id, conversationId);
+        return {};
+      }));
+      socket.on("disconnect", () => stopAll(socket.id));
+    },
+    async stop() {
+      for (const socketId of [...typing.keys()]) stopAll(socketId);
+    },
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * The Redis cache of each conversation's members and seq counter, which lets a send be checked and
+ * numbered in one Redis step with no MongoDB read. MongoDB is the source of truth; the cache is filled
+ * from it on a miss and replaced on every membership change.
+ */
+import { randomUUID } from "node:crypto";
+
+import { Types } from "mongoose";
+
+import { ForbiddenError, NotFoundError, UnavailableError } from "../errors.js";
+import type { Models } from "../models/index.js";
+import { Script, type RedisClient } from "../redis.js";
+import type { RedisKeys } from "../redis-keys.js";
+
+/**
+ * Replaces the member set if the given version is not older than the cached one (so a slow load of an
+ * old membership can never overwrite a newer one). If the seq counter is missing (a new conversation, or
+ * Redis lost it), restores it from MongoDB's last seq and starts a new epoch, and raises the pointers
+ * to at least their stored values.
+ *
+ * KEYS: members, members version, seq, epoch, read, delivered.
+ * ARGV: JSON { version, lastSeq, members: [], read: { user: seq }, delivered: { user: seq } }, new epoch id.
+ */
+const hydrateScript = new Script<number>(
+  "hydrate-conversation",
+  `
+local state = cjson.decode(ARGV[1])
+local cached = tonumber(redis.call('GET', KEYS[2]) or '0')
+if state.version >= cached then
+  redis.call('DEL', KEYS[1])
+  if #state.members > 0 then redis.call('SADD', KEYS[1], unpack(state.members)) end
+  redis.call('SET', KEYS[2], state.version)
+end
+if redis.call('SET', KEYS[3], state.lastSeq, 'NX') then
+  redis.call('HSET', KEYS[4], 'id', ARGV[2], 'base', state.lastSeq)
+  for hash, stored in pairs({ [KEYS[5]] = state.read, [KEYS[6]] = state.delivered }) do
+    for user, seq in pairs(stored) do
+      local current = tonumber(redis.call('HGET', hash, user) or '0')
+      if seq > current then redis.call('HSET', hash, user, seq) end
+    end
+  end
+end
+return 1
+`,
+);
+
+/** 1 if ARGV[1] is in the member set KEYS[1], 0 if not, -1 if the membership (version KEYS[2]) is not cached. */
+const isMemberScript = new Script<number>(
+  "is-member",
+  `
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+return redis.call('SISMEMBER', KEYS[1], ARGV[1])
+`,
+);
+
+/**
+ * What a script that reads a conversation's cached state answers when it cannot go on: `MISS`, the
+ * state is not in Redis (load it and run again); `FORBIDDEN`, the caller is not a member.
+ */
+export type StateRefusal = readonly [status: "MISS" | "FORBIDDEN"];
+
+/**
+ * The Lua preamble of a script that needs the conversation's cached state: it answers `MISS` when the
+ * membership (or, if given, the seq counter) is not cached, and `FORBIDDEN` when the user is not a
+ * member. Arguments are Lua expressions naming the keys and the user (`"KEYS[1]"`, `"ARGV[1]"`…).
+ * Pair it with {@link ConversationCache.runWithState}.
+ */
+export function requireMemberLua(at: { members: string; membersVersion: string; seq?: string; user: string }): string {
+  const cached = at.seq
+    ? `redis.call('EXISTS', ${at.membersVersion}) == 0 or redis.call('EXISTS', ${at.seq}) == 0`
+    : `redis.call('EXISTS', ${at.membersVersion}) == 0`;
+  return `
+if ${cached} then
+  return {'MISS'}
+end
+if redis.call('SISMEMBER', ${at.members}, ${at.user}) == 0 then
+  return {'FORBIDDEN'}
+end
+`;
+}
+
+/** What the cache needs to know of a conversation. */
+export interface ConversationMembership {
+  id: string;
+  members: readonly string[];
+  membersVersion: number;
+  lastSeq: number;
+  /** Stored read pointers (user id → seq), restored if Redis lost the conversation's state. */
+  read?: Readonly<Record<string, number>>;
+  /** Stored delivery pointers (user id → seq), likewise. */
+  delivered?: Readonly<Record<string, number>>;
+}
+
+export class ConversationCache {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: RedisKeys,
+    /**
+     * The models the cache loads from. The message pipeline built on this cache reads messages through
+     * the same ones, so that every service wires one set of models once.
+     */
+    readonly models: Pick<Models, "Conversation" | "Receipt" | "Message">,
+  ) {}
+
+  /** Writes a conversation's membership (and, if missing, its seq counter, epoch and pointers) to the cache. */
+  async store({ id, members, membersVersion, lastSeq, read = {}, delivered = {} }: ConversationMembership): Promise<void> {
+    const { keys } = this;
+    await hydrateScript.run(
+      this.redis,
+      [
+        keys.conversationMembers(id),
+        keys.conversationMembersVersion(id),
+        keys.conversationSeq(id),
+        keys.conversationEpoch(id),
+        keys.conversationRead(id),
+        keys.conversationDelivered(id),
+      ],
+      [JSON.stringify({ version: membersVersion, lastSeq, members, read, delivered }), randomUUID()],
+    );
+  }
+
+  /**
+   * Loads a conversation from MongoDB into the cache.
+   * @throws {NotFoundError} when the conversation does not exist.
+   */
+  async load(conversationId: string): Promise<void> {
+    const _id = new Types.ObjectId(conversationId);
+    const [doc, receipts] = await Promise.all([
+      this.models.Conversation.findById(_id, { members: 1, membersVersion: 1, lastSeq: 1 }).lean(),
+      this.models.Receipt.find({ conversationId: _id }, { userId: 1, read: 1, delivered: 1 }).lean(),
+    ]);
+    if (!doc) throw new NotFoundError("Conversation not found");
+    await this.store({
+      id: conversationId,
+      members: doc.members.map((m) => m.toHexString()),
+      membersVersion: doc.membersVersion,
+      lastSeq: doc.lastSeq,
+      read: Object.fromEntries(receipts.map((r) => [r.userId.toHexString(), r.read])),
+      delivered: Object.fromEntries(receipts.map((r) => [r.userId.toHexString(), r.delivered])),
+    });
+  }
+
+  /**
+   * Runs a script that needs the conversation's cached state. On `MISS` the conversation is loaded
+   * from MongoDB and the script runs once more; the refusals become errors, so the caller only sees the
+   * script's own answers.
+   *
+   * @throws {NotFoundError} when the conversation does not exist.
+   * @throws {ForbiddenError} when the script answers `FORBIDDEN`.
+   * @throws {UnavailableError} when the state vanished again right after loading (Redis is evicting or
+   * was flushed).
+   */
+  async runWithState<R extends readonly unknown[]>(conversationId: string, run: () => Promise<R>): Promise<Exclude<R, StateRefusal>> {
+    let reply = await run();
+    if (reply[0] === "MISS") {
+      await this.load(conversationId);
+      reply = await run();
+    }
+    if (reply[0] === "MISS") throw new UnavailableError("Conversation state is unavailable, retry shortly");
+    if (reply[0] === "FORBIDDEN") throw new ForbiddenError("You are not a member of this conversation");
+    return reply as Exclude<R, StateRefusal>;
+  }
+
+  /** Whether `userId` is a member, from the cache (loaded from MongoDB on a miss). */
+  async isMember(conversationId: string, userId: string): Promise<boolean> {
+    const keys = [this.keys.conversationMembers(conversationId), this.keys.conversationMembersVersion(conversationId)];
+    let reply = await isMemberScript.run(this.redis, keys, [userId]);
+    if (reply === -1) {
+      await this.load(conversationId);
+      reply = await isMemberScript.run(this.redis, keys, [userId]);
+    }
+    return reply === 1;
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * Edits, deletes and reactions: each is one atomic Redis step on the conversation's keys that loads the
+ * message's latest state, checks the rules, applies the change, raises `rev` and writes the new state to
+ * the conversation's overlay hash. The change is then delivered to the conversation room on every node
+ * and queued for the worker, which stores the highest rev it sees.
+ */
+import { ForbiddenError, NotFoundError, UnavailableError, ValidationError } from "../errors.js";
+import type { MessageReaction } from "../events.js";
+import type { Logger } from "../logger.js";
+import { enqueueMessage, type PersistQueue } from "../queues.js";
+import { Script, type RedisClient } from "../redis.js";
+import type { RedisKeys } from "../redis-keys.js";
+import { MAX_REACTIONS_PER_MESSAGE, type DeleteMessage, type EditMessage, type Message, type ReactMessage } from "../schemas.js";
+import { requireMemberLua, type ConversationCache } from "./conversation-cache.js";
+import { FIND_RECENT_LUA, wellFormed, type MessageReader } from "./message-reader.js";
+
+/**
+ * One change. The message's state comes from the overlay, else the stream, else ARGV[8] (its stored
+ * state, which the caller loads from MongoDB when the script answered LOAD).
+ *
+ * Rules: the caller must be a member; edit and delete are the sender's only; a deleted message cannot
+ * be edited or reacted to (deleting it again changes nothing); an edit to the same content changes
+ * nothing; a reaction toggles the caller's one with that emoji, and a message holds at most ARGV[6]
+ * distinct emoji. A delete removes the content and the reactions.
+ *
+ * KEYS: members, members version, overlay, stream.
+ * ARGV: op ('edit' | 'delete' | 'react'), user id, message id, content or emoji (or ''), now (ISO),
+ * most distinct emoji, overlay TTL (s), stored state JSON (or '').
+ * Returns {'OK', json, added (0|1)} | {'UNCHANGED', json} | {'MISS'} (membership not cached) |
+ * {'FORBIDDEN'} | {'NOT_SENDER'} | {'LOAD'} | {'DELETED'} | {'TOO_MANY'}.
+ */
+const changeScript = new Script<
+  | [status: "OK", json: string, added: 0 | 1]
+  | [status: "UNCHANGED", json: string]
+  | [status: "MISS" | "FORBIDDEN"]
+  | [status: "NOT_SENDER" | "LOAD" | "DELETED" | "TOO_MANY"]
+>(
+  "change-message",
+  `${FIND_RECENT_LUA}
+${requireMemberLua({ members: "KEYS[1]", membersVersion: "KEYS[2]", user: "ARGV[2]" })}
+local json = find_recent(KEYS[4], KEYS[3], ARGV[3])
+if not json then
+  if ARGV[8] == '' then return {'LOAD'} end
+  json = ARGV[8]
+end
+local m = cjson.decode(json)
+local op, user, arg = ARGV[1], ARGV[2], ARGV[4]
+if m.deletedAt then
+  if op == 'delete' then return {'UNCHANGED', json} end
+  return {'DELETED'}
+end
+if op ~= 'react' and m.senderId ~= user then return {'NOT_SENDER'} end
+local added = 0
+if op == 'edit' then
+  if m.content == arg then return {'UNCHANGED', json} end
+  m.content = arg
+  m.editedAt = ARGV[5]
+elseif op == 'delete' then
+  m.content = ''
+  m.deletedAt = ARGV[5]
+  m.reactions = nil
+else
+  local reactions = m.reactions or {}
+  local users = reactions[arg]
+  local kept = {}
+  if users then
+    for _, id in ipairs(users) do
+      if id ~= user then table.insert(kept, id) end
+    end
+  end
+  if users and #kept < #users then
+    reactions[arg] = (#kept > 0) and kept or nil
+  else
+    if not users then
+      local distinct = 0
+      for _ in pairs(reactions) do distinct = distinct + 1 end
+      if distinct >= tonumber(ARGV[6]) then return {'TOO_MANY'} end
+    end
+    table.insert(kept, user)
+    reactions[arg] = kept
+    added = 1
+  end
+  m.reactions = (next(reactions) ~= nil) and reactions or nil
+end
+m.rev = (m.rev or 0) + 1
+local changed = cjson.encode(m)
+redis.call('HSET', KEYS[3], ARGV[3], changed)
+redis.call('EXPIRE', KEYS[3], ARGV[7])
+return {'OK', changed, added}
+`,
+);
+
+/** A change to deliver to the conversation's room. */
+export type MessageChange =
+  | { type: "updated"; message: Message }
+  | { type: "deleted"; message: Message }
+  | { type: "reaction"; message: Message; reaction: MessageReaction };
+
+/**
+ * Delivers a change to its conversation's room on every node; `exceptSocketId` is the socket that made
+ * it, which gets the new state in its ack instead.
+ */
+export type PublishChange = (change: MessageChange, exceptSocketId: string | undefined) => void;
+
+export interface MessageChangesDeps {
+  redis: RedisClient;
+  keys: RedisKeys;
+  cache: ConversationCache;
+  /** Finds stored messages that Redis no longer holds. */
+  reader: MessageReader;
+  queue: PersistQueue;
+  publish: PublishChange;
+  log: Logger;
+  /**
+   * How long the overlay of a conversation is kept after its last change, in seconds: the stream's TTL.
+   * @default 604800
+   */
+  overlayTtlSeconds?: number;
+}
+
+/** The outcome of a change. */
+export interface ChangeResult {
+  /** The message's state after the call. */
+  message: Message;
+  /** False when nothing changed (same content, deleted again): nothing was delivered. */
+  changed: boolean;
+}
+
+type Operation = "edit" | "delete" | "react";
+
+const ATTEMPTS = 3;
+
+export class MessageChanges {
+  constructor(private readonly deps: MessageChangesDeps) {}
+
+  /**
+   * Replaces the content of one of `userId`'s messages; the room gets `message:updated`.
+   * @throws {NotFoundError} no such message (in that conversation), or it was deleted.
+   * @throws {ForbiddenError} not a member, or not the sender.
+   */
+  async edit(userId: string, input: EditMessage, origin?: { socketId: string }): Promise<ChangeResult> {
+    const { message, changed } = await this.apply("edit", userId, input, wellFormed(input.content));
+    if (changed) this.publish({ type: "updated", message }, origin);
+    await enqueueMessage(this.deps.queue, message);
+    return { message, changed };
+  }
+
+  /**
+   * Soft-deletes one of `userId`'s messages (content and reactions removed); the room gets
+   * `message:deleted`. Deleting a deleted message changes nothing and succeeds.
+   * @throws {NotFoundError} no such message (in that conversation).
+   * @throws {ForbiddenError} not a member, or not the sender.
+   */
+  async delete(userId: string, input: DeleteMessage, origin?: { socketId: string }): Promise<ChangeResult> {
+    const { message, changed } = await this.apply("delete", userId, input, "");
+    if (changed) this.publish({ type: "deleted", message }, origin);
+    await enqueueMessage(this.deps.queue, message);
+    return { message, changed };
+  }
+
+  /**
+   * Toggles `userId`'s reaction `emoji`; the room gets `message:reaction`.
+   * @throws {NotFoundError} no such message (in that conversation), or it was deleted.
+   * @throws {ForbiddenError} not a member.
+   * @throws {ValidationError} the message already has {@link MAX_REACTIONS_PER_MESSAGE} other emoji.
+   */
+  async react(
+    userId: string,
+    input: ReactMessage,
+    origin?: { socketId: string },
+  ): Promise<ChangeResult & { added: boolean }> {
+    const { message, added } = await this.apply("react", userId, input, input.emoji);
+    const reaction: MessageReaction = {
+      messageId: message.id,
+      conversationId: message.conversationId,
+      userId,
+      emoji: input.emoji,
+      added,
+    };
+    this.publish({ type: "reaction", message, reaction }, origin);
+    await enqueueMessage(this.deps.queue, message);
+    return { message, changed: true, added };
+  }
+
+  private async apply(
+    op: Operation,
+    userId: string,
+    { messageId, conversationId: given }: { messageId: string; conversationId?: string | undefined },
+    arg: string,
+  ): Promise<{ message: Message; changed: boolean; added: boolean }> {
+    const { keys, redis, reader } = this.deps;
+    let conversationId = given;
+    let stored: Message | null = null;
+    if (conversationId === undefined) {
+      // Without the conversation, only MongoDB can say where the message is.
+      stored = await reader.storedMessage(undefined, messageId);
+      if (!stored) throw new NotFoundError("Message not found");
+      conversationId = stored.conversationId;
+    }
+    const scriptKeys = [
+      keys.conversationMembers(conversationId),
+      keys.conversationMembersVersion(conversationId),
+      keys.conversationOverlay(conversationId),
+      keys.conversationStream(conversationId),
+    ];
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      const reply = await this.deps.cache.runWithState(conversationId, () => changeScript.run(redis, scriptKeys, [
+        op,
+        userId,
+        messageId,
+        arg,
+        new Date().toISOString(),
+        MAX_REACTIONS_PER_MESSAGE,
+        this.deps.overlayTtlSeconds ?? 604_800,
+        stored ? JSON.stringify(stored) : "",
+      ]));
+      switch (reply[0]) {
+        case "OK":
+          return { message: JSON.parse(reply[1]) as Message, changed: true, added: reply[2] === 1 };
+        case "UNCHANGED":
+          return { message: JSON.parse(reply[1]) as Message, changed: false, added: false };
+        case "LOAD":
+          stored = await reader.storedMessage(conversationId, messageId);
+          if (!stored) throw new NotFoundError("Message not found");
+          continue;
+        case "NOT_SENDER":
+          throw new ForbiddenError(`Only the sender can ${op} a message`);
+        case "DELETED":
+          throw new NotFoundError("Message was deleted");
+        case "TOO_MANY":
+          throw new ValidationError(`emoji: a message holds at most ${MAX_REACTIONS_PER_MESSAGE} different reactions`, [
+            { path: "emoji", message: `a message holds at most ${MAX_REACTIONS_PER_MESSAGE} different reactions` },
+          ]);
+      }
+    }
+    // The membership was loaded and gone again: Redis is evicting or was flushed.
+    throw new UnavailableError("Conversation state is unavailable, retry shortly");
+  }
+
+  private publish(change: MessageChange, origin: { socketId: string } | undefined): void {
+    try {
+      this.deps.publish(change, origin?.socketId);
+    } catch (err) {
+      // Members recover the change with `sync` or history; the change itself is done.
+      this.deps.log.error({ err, messageId: change.message.id }, "message change delivery failed");
+    }
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Queue names, job types and the options every producer uses, so that producers (gateway, API) and
+ * the consumer (worker) cannot disagree.
+ */
+import { Queue, type ConnectionOptions, type DefaultJobOptions } from "bullmq";
+
+import type { z } from "zod";
+
+import type { LastSeenJobData, Message, PointerJobData } from "./schemas.js";
+
+/** Queue names. BullMQ forbids ':' in them. */
+export const QUEUE_NAMES = {
+  /** State to store in MongoDB (messages, pointers, last-seen times); drained by the worker in batches. */
+  persist: "persist",
+  /** Notifications for users with no live socket; drained by the worker's senders. */
+  notifications: "notifications",
+} as const;
+
+/** A delivery or read pointer that moved forward (`at`: ISO time of the move). */
+export type PointerJob = z.infer<typeof PointerJobData>;
+
+/** A user's last socket disconnected at `lastSeen` (ISO). */
+export type LastSeenJob = z.infer<typeof LastSeenJobData>;
+
+/** Jobs of the persist queue, by job name. */
+export interface PersistJobs {
+  /**
+   * Store a message in the state it has at revision `rev` (absent: as sent). jobId = {@link messageJobId}.
+   * The stored state is the one with the highest rev, whatever order the jobs run in.
+   */
+  message: Message;
+  /** Move a pointer forward in MongoDB (never backwards). jobId = {@link pointerJobId}. */
+  pointer: PointerJob;
+  /** Record when a user was last seen. */
+  "last-seen": LastSeenJob;
+}
+
+/** Job id of a message state: one job per (message, revision). */
+export function messageJobId(message: Pick<Message, "id" | "rev">): string {
+  return message.rev ? `${message.id}-r${message.rev}` : message.id;
+}
+
+/** Job id of a pointer move: one job per (conversation, user, kind, seq). */
+export function pointerJobId(job: PointerJob): string {
+  return `p-${job.conversationId}-${job.userId}-${job.kind}-${job.seq}`;
+}
+
+/** A notification for a user who had no live socket when a message arrived. */
+export interface NotificationJobs {
+  /** jobId = `n-<message id>-<user id>`, so one message notifies one user once. */
+  message: { userId: string; message: Message };
+}
+export type NotificationJobName = keyof NotificationJobs;
+export type NotificationQueue = Queue<NotificationJobs[NotificationJobName], void, NotificationJobName>;
+export type PersistJobName = keyof PersistJobs;
+export type PersistQueue = Queue<PersistJobs[PersistJobName], void, PersistJobName>;
+
+/** Longest wait between two attempts of a failing job. */
+export const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * Retry delay of attempt `attemptsMade`: exponential from 250 ms, capped at {@link MAX_BACKOFF_MS}.
+ * The worker registers it as BullMQ's custom backoff strategy.
+ */
+export function backoffDelay(attemptsMade: number): number {
+  return Math.min(250 * 2 ** Math.max(0, attemptsMade - 1), MAX_BACKOFF_MS);
+}
+
+/**
+ * Persistence jobs retry for about four hours of MongoDB outage (500 attempts, at most 30 s apart), then
+ * stay in the failed set for an operator to inspect and retry: a message is never dropped silently.
+ */
+export const PERSIST_JOB_OPTIONS: DefaultJobOptions = {
+  attempts: 500,
+  backoff: { type: "custom" },
+  removeOnComplete: true,
+  removeOnFail: false,
+};
+
+export function createPersistQueue(connection: ConnectionOptions, prefix: string): PersistQueue {
+  return new Queue<PersistJobs[PersistJobName], void, PersistJobName>(QUEUE_NAMES.persist, {
+    connection,
+    prefix,
+    defaultJobOptions: PERSIST_JOB_OPTIONS,
+    // The events stream is only read by QueueEvents listeners, which parley does not use at this rate.
+    streams: { events: { maxLen: 1000 } },
+  });
+}
+
+/** Queues a message (in its current state) for persistence. Idempotent per (message, rev). */
+export async function enqueueMessage(queue: PersistQueue, message: Message): Promise<void> {
+  await queue.add("message", message, { jobId: messageJobId(message) });
+}
+
+/** Queues a pointer move for persistence. Idempotent per (conversation, user, kind, seq). */
+export async function enqueuePointer(queue: PersistQueue, job: PointerJob): Promise<void> {
+  await queue.add("pointer", job, { jobId: pointerJobId(job) });
+}
+
+/**
+ * Notification jobs retry for about 80 minutes (the worker's notification backoff: ×4 from 250 ms, then
+ * every 15 minutes), then stay in the failed set for a week. A notification older than that is rarely
+ * still useful.
+ */
+export const NOTIFICATION_JOB_OPTIONS: DefaultJobOptions = {
+  attempts: 12,
+  backoff: { type: "custom" },
+  removeOnComplete: true,
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+export function createNotificationQueue(connection: ConnectionOptions, prefix: string): NotificationQueue {
+  return new Queue<NotificationJobs[NotificationJobName], void, NotificationJobName>(QUEUE_NAMES.notifications, {
+    connection,
+    prefix,
+    defaultJobOptions: NOTIFICATION_JOB_OPTIONS,
+    streams: { events: { maxLen: 1000 } },
+  });
+}

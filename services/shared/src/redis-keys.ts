@@ -1,0 +1,70 @@
+/**
+ * Every Redis key parley owns, in one place. Keys are grouped by hash tag so that each Lua script only
+ * touches one slot on a Redis Cluster: `{c:<id>}` for a conversation, `{u:<id>}` for a user, `{n:<node>}`
+ * for a gateway node, `{call:<id>}` for a call, `{rl:<user>}` for a user's rate limits.
+ */
+
+/** Key builders bound to a prefix ({@link baseConfigShape}`.REDIS_PREFIX`). */
+export interface RedisKeys {
+  /** Last allocated message seq of a conversation (string counter). Never expires. */
+  conversationSeq(conversationId: string): string;
+  /** Cached member ids of a conversation (set); absent while empty. Cached at all iff its version key exists. */
+  conversationMembers(conversationId: string): string;
+  /** Version of the cached member set (string), so a stale load can never overwrite a newer one. */
+  conversationMembersVersion(conversationId: string): string;
+  /** Recent messages of a conversation (stream, entry id `<seq>-0`, field `m` = message JSON as sent). */
+  conversationStream(conversationId: string): string;
+  /** Latest state of recently changed messages (hash: message id → message JSON), newer than the stream's. */
+  conversationOverlay(conversationId: string): string;
+  /**
+   * The conversation's epoch (hash: `id`, `base`): a new id whenever its seq counter had to be restored
+   * from MongoDB (Redis lost it); `base` is the seq the epoch started after.
+   */
+  conversationEpoch(conversationId: string): string;
+  /** Read pointers (hash: user id → seq). */
+  conversationRead(conversationId: string): string;
+  /** Delivery pointers (hash: user id → seq). */
+  conversationDelivered(conversationId: string): string;
+  /** The message a sender's clientMsgId produced (string, message JSON, with a TTL). */
+  clientMsgId(conversationId: string, senderId: string, clientMsgId: string): string;
+  /** A user's live sockets (hash: `<node>|<socketId>` → connected-at ms). Online iff not empty. */
+  userConnections(userId: string): string;
+  /** When the user's last socket disconnected (string, ISO). */
+  userLastSeen(userId: string): string;
+  /** The call a user is in or being called to (string: call id, with a TTL). */
+  userCall(userId: string): string;
+  /** Gateway nodes and their last heartbeat (sorted set: node → ms). */
+  presenceNodes(): string;
+  /** Users with at least one socket on a node (set), for cleaning up after a node that died. */
+  nodeUsers(node: string): string;
+  /** One call's state (hash). */
+  call(callId: string): string;
+  /** Ringing calls and when they become missed (sorted set: call id → ms). */
+  ringingCalls(): string;
+  /** A user's token bucket for one kind of action (hash: tokens, ts). */
+  rateLimit(userId: string, action: string): string;
+}
+
+export function redisKeys(prefix: string): RedisKeys {
+  const conversation = (id: string) => `${prefix}:{c:${id}}`;
+  const user = (id: string) => `${prefix}:{u:${id}}`;
+  return {
+    conversationSeq: (id) => `${conversation(id)}:seq`,
+    conversationMembers: (id) => `${conversation(id)}:members`,
+    conversationMembersVersion: (id) => `${conversation(id)}:members:v`,
+    conversationStream: (id) => `${conversation(id)}:stream`,
+    conversationOverlay: (id) => `${conversation(id)}:overlay`,
+    conversationEpoch: (id) => `${conversation(id)}:epoch`,
+    conversationRead: (id) => `${conversation(id)}:read`,
+    conversationDelivered: (id) => `${conversation(id)}:delivered`,
+    clientMsgId: (id, senderId, clientMsgId) => `${conversation(id)}:cmid:${senderId}:${clientMsgId}`,
+    userConnections: (id) => `${user(id)}:conns`,
+    userLastSeen: (id) => `${user(id)}:seen`,
+    userCall: (id) => `${user(id)}:call`,
+    presenceNodes: () => `${prefix}:presence:nodes`,
+    nodeUsers: (node) => `${prefix}:{n:${node}}:users`,
+    call: (id) => `${prefix}:{call:${id}}`,
+    ringingCalls: () => `${prefix}:calls:ringing`,
+    rateLimit: (userId, action) => `${prefix}:{rl:${userId}}:${action}`,
+  };
+}

@@ -1,0 +1,313 @@
+/**
+ * zod schemas for every input that crosses a boundary (socket payloads, REST bodies and queries, job
+ * data) and for the shapes parley sends back. Types are inferred from these schemas, never written twice.
+ */
+import { z } from "zod";
+
+import { ValidationError, type FieldIssue } from "./errors.js";
+
+/** Longest message content, in Unicode code points, after trimming. */
+export const MAX_CONTENT_LENGTH = 4000;
+/** Most members a group conversation may have, its creator included. */
+export const MAX_GROUP_MEMBERS = 1000;
+
+/** A MongoDB ObjectId as 24 lowercase hex characters: every id in parley. */
+export const ObjectIdString = z
+  .string()
+  .regex(/^[0-9a-f]{24}$/, "must be a 24-character lowercase hex id");
+
+/** An ISO-8601 timestamp with milliseconds, as produced by `Date#toISOString`. */
+export const IsoDate = z.iso.datetime();
+
+/** Message kinds. `content` is text for all of them (a caption or a URL for media, parsed by clients). */
+export const MessageType = z.enum(["text", "image", "file"]);
+export type MessageType = z.infer<typeof MessageType>;
+
+/** Message text: trimmed, then 1..{@link MAX_CONTENT_LENGTH} code points (an emoji counts once). */
+export const MessageContent = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .refine((s) => codePointLength(s) <= MAX_CONTENT_LENGTH, {
+    message: `must be at most ${MAX_CONTENT_LENGTH} characters`,
+  });
+
+/** The client's own id for a message, unique per sender: a retry with the same id is deduplicated. */
+export const ClientMsgId = z.string().min(1, "must not be empty").max(64, "must be at most 64 characters");
+
+/** Payload of `message:send`. */
+export const SendMessage = z.object({
+  conversationId: ObjectIdString,
+  clientMsgId: ClientMsgId,
+  content: MessageContent,
+  type: MessageType.default("text"),
+  replyToId: ObjectIdString.optional(),
+});
+export type SendMessageInput = z.input<typeof SendMessage>;
+export type SendMessage = z.output<typeof SendMessage>;
+
+/**
+ * Addresses an existing message. `conversationId` is optional for compatibility, but clients should
+ * always send it: without it the server finds the message in MongoDB, so a message that the worker has
+ * not stored yet cannot be found.
+ */
+const MessageRef = {
+  messageId: ObjectIdString,
+  conversationId: ObjectIdString.optional(),
+};
+
+/** Payload of `message:edit` (sender only). */
+export const EditMessage = z.object({ ...MessageRef, content: MessageContent });
+export type EditMessage = z.output<typeof EditMessage>;
+
+/** Payload of `message:delete` (sender only; a soft delete). */
+export const DeleteMessage = z.object(MessageRef);
+export type DeleteMessage = z.output<typeof DeleteMessage>;
+
+/** Most distinct emoji on one message. */
+export const MAX_REACTIONS_PER_MESSAGE = 50;
+
+const EMOJI_PARTS = /^(?:\p{Extended_Pictographic}|\p{Emoji_Component}|\u200d|\ufe0f)+$/u;
+const EMOJI_CORE = /\p{Extended_Pictographic}|\p{Regional_Indicator}/u;
+
+/** One emoji (pictographs with their modifiers, joiners and flags), at most 16 code points. */
+export const Emoji = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine((s) => codePointLength(s) <= 16 && EMOJI_PARTS.test(s) && EMOJI_CORE.test(s), {
+    message: "must be a single emoji",
+  });
+
+/** Payload of `message:react`: toggles the caller's reaction with `emoji`. */
+export const ReactMessage = z.object({ ...MessageRef, emoji: Emoji });
+export type ReactMessage = z.output<typeof ReactMessage>;
+
+/** Payload of `typing:start` and `typing:stop`. */
+export const TypingPayload = z.object({ conversationId: ObjectIdString });
+
+/** Payload of `conversation:delivered` and `conversation:read`: the caller has received / read up to `seq`. */
+export const PointerPayload = z.object({
+  conversationId: ObjectIdString,
+  seq: z.number().int().nonnegative(),
+});
+export type PointerPayload = z.output<typeof PointerPayload>;
+
+/** Most users in one `presence:query`. */
+export const MAX_PRESENCE_QUERY = 500;
+
+/** Payload of `presence:query`. */
+export const PresenceQuery = z.object({
+  userIds: z.array(ObjectIdString).min(1).max(MAX_PRESENCE_QUERY, `must name at most ${MAX_PRESENCE_QUERY} users`),
+});
+
+/** A user's presence. `lastSeen` is when their last socket disconnected; null if never seen. */
+export const Presence = z.object({
+  status: z.enum(["online", "offline"]),
+  lastSeen: IsoDate.nullable(),
+});
+export type Presence = z.infer<typeof Presence>;
+
+/** Most messages one `sync` returns. */
+export const MAX_SYNC_LIMIT = 500;
+
+/** Payload of `sync`: every message after `afterSeq` (the last seq the client holds; 0 for none). */
+export const SyncPayload = z.object({
+  conversationId: ObjectIdString,
+  afterSeq: z.number().int().nonnegative(),
+  /** The epoch the client's `afterSeq` belongs to, from a previous `sync` answer. */
+  epoch: z.string().min(1).max(64).optional(),
+  limit: z.number().int().min(1).max(MAX_SYNC_LIMIT).default(100),
+});
+export type SyncPayload = z.output<typeof SyncPayload>;
+
+export const CallMedia = z.enum(["audio", "video"]);
+export type CallMedia = z.infer<typeof CallMedia>;
+
+/** Payload of `call:initiate`. */
+export const CallInitiate = z.object({ calleeId: ObjectIdString, media: CallMedia });
+
+/** A call id: a UUID. */
+export const CallId = z.uuid();
+
+/** Payload of `call:reject`, `call:cancel` and `call:end`. */
+export const CallRef = z.object({ callId: CallId });
+
+/** An SDP offer or answer, as produced by RTCPeerConnection (at most 32 KiB). */
+export const CallSdp = z.object({ callId: CallId, sdp: z.string().min(1).max(32_768) });
+
+/** An ICE candidate, as in RTCIceCandidateInit. */
+export const IceCandidate = z.object({
+  candidate: z.string().max(2048),
+  sdpMid: z.string().max(256).nullable().optional(),
+  sdpMLineIndex: z.number().int().min(0).max(1024).nullable().optional(),
+  usernameFragment: z.string().max(256).nullable().optional(),
+});
+
+/** Payload of `call:ice-candidate`. */
+export const CallIce = z.object({ callId: CallId, candidate: IceCandidate });
+
+/** Data of a `pointer` persist job: a delivery or read pointer that moved forward. */
+export const PointerJobData = z.object({
+  conversationId: ObjectIdString,
+  userId: ObjectIdString,
+  kind: z.enum(["delivered", "read"]),
+  seq: z.number().int().nonnegative(),
+  at: IsoDate,
+});
+
+/** Data of a `last-seen` persist job: when a user's last socket disconnected. */
+export const LastSeenJobData = z.object({ userId: ObjectIdString, lastSeen: IsoDate });
+
+/** Body of `POST /api/conversations/:id/messages`: a send whose conversation is in the path. */
+export const PostMessageBody = SendMessage.omit({ conversationId: true });
+
+/**
+ * A message, the same shape on every surface: socket events, REST bodies and the worker's job data.
+ * `createdAt` is an ISO string on the wire.
+ */
+export const Message = z.object({
+  id: ObjectIdString,
+  conversationId: ObjectIdString,
+  /** Position in the conversation: 1, 2, 3… strictly increasing, without gaps. */
+  seq: z.number().int().positive(),
+  senderId: ObjectIdString,
+  clientMsgId: ClientMsgId,
+  content: z.string(),
+  type: MessageType,
+  createdAt: IsoDate,
+  replyToId: ObjectIdString.optional(),
+  /**
+   * Revision: absent (0) as sent, +1 for every edit, delete or reaction. Of two states of one message,
+   * the higher rev is the newer.
+   */
+  rev: z.number().int().positive().optional(),
+  /** When the content was last edited. */
+  editedAt: IsoDate.optional(),
+  /** When the sender deleted the message; its content is then empty. */
+  deletedAt: IsoDate.optional(),
+  /** Reactions: emoji → ids of the users who reacted with it, in the order they did. */
+  reactions: z.record(z.string(), z.array(ObjectIdString)).optional(),
+});
+export type Message = z.infer<typeof Message>;
+
+export const Username = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{3,32}$/, "must be 3 to 32 characters of letters, digits, '_', '.' or '-'");
+export const Password = z
+  .string()
+  .min(8, "must be at least 8 characters")
+  .max(256, "must be at most 256 characters");
+export const DisplayName = z.string().trim().min(1, "must not be empty").max(64, "must be at most 64 characters");
+
+/** Body of `POST /api/auth/register`. */
+export const RegisterBody = z.object({
+  username: Username,
+  password: Password,
+  displayName: DisplayName.optional(),
+});
+
+/** Body of `POST /api/auth/login`. Deliberately lax: a wrong shape is just wrong credentials. */
+export const LoginBody = z.object({
+  username: z.string().min(1).max(64),
+  password: z.string().min(1).max(256),
+});
+
+/** Query of `GET /api/users`: a username prefix, case-insensitive. */
+export const UserSearchQuery = z.object({
+  q: z.string().trim().min(1, "must not be empty").max(32, "must be at most 32 characters"),
+  limit: z.coerce.number().int().min(1).max(50).default(20),
+});
+
+/** A user as other users see it. */
+export const PublicUser = z.object({
+  id: ObjectIdString,
+  username: z.string(),
+  displayName: z.string(),
+  createdAt: IsoDate,
+});
+export type PublicUser = z.infer<typeof PublicUser>;
+
+const MemberIds = z
+  .array(ObjectIdString)
+  .min(1, "must name at least one user")
+  .max(MAX_GROUP_MEMBERS - 1, `must name at most ${MAX_GROUP_MEMBERS - 1} users`);
+
+/** Body of `POST /api/conversations`. */
+export const CreateConversationBody = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("direct"), userId: ObjectIdString }),
+  z.object({
+    type: z.literal("group"),
+    name: z.string().trim().min(1, "must not be empty").max(100, "must be at most 100 characters"),
+    memberIds: MemberIds,
+  }),
+]);
+export type CreateConversationBody = z.infer<typeof CreateConversationBody>;
+
+/** Body of `POST /api/conversations/:id/members`. */
+export const AddMembersBody = z.object({ userIds: MemberIds });
+
+/** Query of `GET /api/conversations/:id/messages`: the page of messages with `seq < before`. */
+export const HistoryQuery = z.object({
+  before: z.coerce.number().int().positive().optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+
+/** A conversation as its members see it. */
+export const Conversation = z.object({
+  id: ObjectIdString,
+  type: z.enum(["direct", "group"]),
+  /** Group name; null for direct conversations. */
+  name: z.string().nullable(),
+  members: z.array(ObjectIdString),
+  /** Members who may add and remove others (groups); both members for direct conversations. */
+  admins: z.array(ObjectIdString),
+  createdBy: ObjectIdString,
+  createdAt: IsoDate,
+  updatedAt: IsoDate,
+  /** Seq of the newest persisted message; 0 when there is none yet. */
+  lastSeq: z.number().int().nonnegative(),
+  lastMessage: Message.nullable(),
+});
+export type Conversation = z.infer<typeof Conversation>;
+
+/**
+ * A conversation as one member sees it in listings: with that member's unread count and every
+ * member's delivery and read pointers ("read by" ticks).
+ */
+export const ConversationView = Conversation.extend({
+  /** Messages after the caller's read pointer (the caller's own never count: sending marks read). */
+  unreadCount: z.number().int().nonnegative(),
+  /** Member id → highest seq that member has read. */
+  readPointers: z.record(ObjectIdString, z.number().int().nonnegative()),
+  /** Member id → highest seq delivered to one of that member's devices. */
+  deliveredPointers: z.record(ObjectIdString, z.number().int().nonnegative()),
+});
+export type ConversationView = z.infer<typeof ConversationView>;
+
+/** Path parameter holding an id (`/:id`). */
+export const IdParams = z.object({ id: ObjectIdString });
+
+/** Length in Unicode code points, so that an emoji counts as one character. */
+export function codePointLength(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/** The issues of a zod error, with dotted paths, as sent to clients. */
+export function fieldIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message }));
+}
+
+/**
+ * Parses `input` with `schema`, or throws a {@link ValidationError} naming every invalid field.
+ * `what` names the input in the error message ("message:send payload", "request body").
+ */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = fieldIssues(result.error);
+  const summary = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ");
+  throw new ValidationError(`Invalid ${what}: ${summary}`, issues);
+}

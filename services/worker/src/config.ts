@@ -1,0 +1,62 @@
+/** The worker's settings, read from the environment once, by `index.ts`. */
+import { z } from "zod";
+
+import { baseConfigShape, checkRedisConfig, intVar } from "@parley/shared/config";
+import { metricsConfigShape } from "@parley/shared/metrics";
+
+import { checkNotifyConfig, notifyConfigShape } from "./notify/notify.config.js";
+
+/** Settings of the worker alone. */
+const workerShape = {
+  /**
+   * Port of the internal HTTP server (`/healthz`, `/readyz`); never routed by nginx.
+   * @default 4100
+   */
+  PORT: intVar(0).max(65_535).default(4100),
+  /**
+   * Address the internal HTTP server binds to.
+   * @default "0.0.0.0"
+   */
+  HOST: z.string().min(1).default("0.0.0.0"),
+  /**
+   * Most messages written to MongoDB in one bulk write. It is also the BullMQ concurrency, so that
+   * enough jobs are active at once for a batch to fill.
+   * @default 500
+   */
+  PERSIST_BATCH_SIZE: intVar(1).max(10_000).default(500),
+  /**
+   * Longest a message waits for its batch to fill before the batch is written anyway, in milliseconds.
+   * @default 20
+   */
+  PERSIST_BATCH_WAIT_MS: intVar(0).max(60_000).default(20),
+  /**
+   * Most batches of each kind written to MongoDB at once. A batch that is due while this many are
+   * being written keeps filling until one finishes, so that under load batches grow instead of
+   * queueing up (fewer, larger writes: see README, "Performance").
+   * @default 2
+   */
+  PERSIST_MAX_CONCURRENT_WRITES: intVar(1).max(100).default(2),
+  /**
+   * Hard deadline of a graceful shutdown (finish the active batch, close every connection), in
+   * milliseconds; past it the process exits with status 1.
+   * @default 30000
+   */
+  SHUTDOWN_TIMEOUT_MS: intVar(1000).default(30_000),
+} as const;
+
+/**
+ * The worker's environment: the settings every service shares, except the JWT secret (the worker
+ * never signs nor verifies a token, so it is not handed one), and its own.
+ */
+export const workerConfigSchema = z
+  .object(baseConfigShape)
+  .omit({ JWT_SECRET: true })
+  .extend(workerShape)
+  .extend(metricsConfigShape)
+  .extend(notifyConfigShape)
+  // Checked even when other variables are invalid, so that every problem is reported at once.
+  .superRefine(checkNotifyConfig, { when: () => true })
+  .superRefine(checkRedisConfig, { when: () => true });
+
+/** The worker's validated configuration. */
+export type WorkerConfig = z.output<typeof workerConfigSchema>;

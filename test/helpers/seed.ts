@@ -1,0 +1,64 @@
+/** Users and conversations written straight into MongoDB, for tests of one service alone. */
+import { Types } from "mongoose";
+
+import { signAccessToken } from "@parley/shared/auth";
+import { directKey, type Models } from "@parley/shared/models";
+import type { Message } from "@parley/shared/schemas";
+
+import { TEST_JWT_SECRET, uniqueSuffix } from "./env.js";
+
+export interface SeededUser {
+  id: string;
+  username: string;
+  token: string;
+}
+
+export async function seedUser(models: Pick<Models, "User">, label = "user"): Promise<SeededUser> {
+  const username = `${label}_${uniqueSuffix()}`;
+  const doc = await models.User.create({
+    username,
+    usernameLower: username.toLowerCase(),
+    displayName: username,
+    passwordHash: "scrypt$not-a-real-hash",
+  });
+  const id = doc._id.toHexString();
+  return { id, username, token: signAccessToken(id, TEST_JWT_SECRET, 3600) };
+}
+
+export async function seedConversation(models: Pick<Models, "Conversation">, members: readonly SeededUser[]): Promise<string> {
+  const _id = new Types.ObjectId();
+  const ids = members.map((m) => new Types.ObjectId(m.id));
+  await models.Conversation.create({
+    _id,
+    type: members.length === 2 ? "direct" : "group",
+    name: members.length === 2 ? null : "group",
+    key: members.length === 2 ? directKey(members[0]!.id, members[1]!.id) : `g:${_id.toHexString()}`,
+    members: ids,
+    admins: ids.slice(0, 1),
+    createdBy: ids[0],
+  });
+  return _id.toHexString();
+}
+
+/** A group conversation with one random member, for tests that only need a conversation id. */
+export async function seedGroupId(models: Pick<Models, "Conversation">): Promise<string> {
+  const _id = new Types.ObjectId();
+  const member = new Types.ObjectId();
+  await models.Conversation.create({ _id, type: "group", name: "t", key: `g:${_id.toHexString()}`, members: [member], admins: [member], createdBy: member });
+  return _id.toHexString();
+}
+
+/** A well-formed message as the gateway would have produced it, with a random id and sender. */
+export function fakeMessage(conversationId: string, seq: number, overrides: Partial<Message> = {}): Message {
+  return {
+    id: new Types.ObjectId().toHexString(),
+    conversationId,
+    seq,
+    senderId: new Types.ObjectId().toHexString(),
+    clientMsgId: `c-${seq}-${uniqueSuffix()}`,
+    content: `message ${seq}`,
+    type: "text",
+    createdAt: new Date().toISOString(),
+    ...overrides,
+  };
+}

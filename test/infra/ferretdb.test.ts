@@ -1,0 +1,68 @@
+/**
+ * The embedded FerretDB holds the write patterns of the persistence worker: large unordered bulk
+ * updates of documents that exist (a retried batch, receipts, conversations), several at once.
+ * Unpatched, FerretDB 1.24 keeps one pooled SQLite connection per statement that matched a document
+ * until the whole update command ends, and stops answering anyone once its 100 are taken (see
+ * infra/ferretdb/patches/). On its own FerretDB, so that a regression fails here instead of freezing
+ * the rest of the run. With MONGO_URL, the same checks run against that server.
+ */
+import { join } from "node:path";
+
+import mongoose from "mongoose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { startFerretDb, withDatabase, type FerretDb } from "../../scripts/lib/ferretdb.js";
+import { testDir, uniqueSuffix } from "../helpers/env.js";
+
+let ferret: FerretDb | undefined;
+let connection: mongoose.Connection;
+
+beforeAll(async () => {
+  let uri = process.env.MONGO_URL;
+  if (!uri) {
+    ferret = await startFerretDb({ dataDir: join(testDir("ferretdb"), "data") });
+    uri = ferret.uri;
+  }
+  // A stuck server must fail the test, not hang it.
+  connection = await mongoose
+    .createConnection(withDatabase(uri, `t_ferretdb_${uniqueSuffix()}`), { socketTimeoutMS: 10_000, serverSelectionTimeoutMS: 5_000 })
+    .asPromise();
+});
+
+afterAll(async () => {
+  await connection?.close();
+  await ferret?.stop();
+});
+
+/** `n` upserts of fresh documents keyed `<prefix>-<i>`, as the worker writes a batch of messages. */
+function upserts(prefix: string, n: number) {
+  return Array.from({ length: n }, (_, i) => ({
+    updateOne: { filter: { _id: `${prefix}-${i}` }, update: { $setOnInsert: { seq: i } }, upsert: true },
+  }));
+}
+
+/** `n` updates of the documents {@link upserts} stored, raising each one's seq. */
+function raises(prefix: string, n: number) {
+  return Array.from({ length: n }, (_, i) => ({
+    updateOne: { filter: { _id: `${prefix}-${i}` }, update: { $max: { seq: i + 1 } }, upsert: true },
+  }));
+}
+
+describe("FerretDB under the worker's write pattern", () => {
+  it("inserts 300 documents, then updates all 300 in one unordered bulk command", async () => {
+    const docs = connection.collection<{ _id: string; seq: number }>("one_command");
+    expect((await docs.bulkWrite(upserts("m", 300), { ordered: false })).upsertedCount).toBe(300);
+    const result = await docs.bulkWrite(raises("m", 300), { ordered: false });
+    expect(result.matchedCount).toBe(300);
+    expect(result.modifiedCount).toBe(300);
+    expect(await docs.countDocuments({ seq: { $gte: 1 } })).toBe(300);
+  });
+
+  it("updates existing documents in four concurrent commands of 60 statements, and answers a read after them", async () => {
+    const docs = connection.collection<{ _id: string; seq: number }>("concurrent");
+    await Promise.all([0, 1, 2, 3].map((k) => docs.bulkWrite(upserts(`c${k}`, 60), { ordered: false })));
+    const results = await Promise.all([0, 1, 2, 3].map((k) => docs.bulkWrite(raises(`c${k}`, 60), { ordered: false })));
+    expect(results.map((r) => r.modifiedCount)).toEqual([60, 60, 60, 60]);
+    expect(await docs.countDocuments({ seq: { $gte: 1 } })).toBe(240);
+  });
+});
