@@ -1,0 +1,185 @@
+/**
+ * parley's REST API for the scenarios' `setup()`: users, conversations, messages, history. Requests go
+ * in parallel batches (`http.batch`): registration hashes a password with scrypt (~50 ms of CPU), so a
+ * thousand users take tens of seconds one by one.
+ *
+ * Everything here throws on an unexpected answer: a setup that cannot build its world must stop the
+ * run, not measure an empty one.
+ */
+import http from "k6/http";
+import { sleep } from "k6";
+
+const JSON_HEADERS = { "content-type": "application/json" };
+/** Requests in flight at once in a batch. The API hashes passwords on libuv's four threads. */
+const DEFAULT_PARALLEL = 8;
+const PASSWORD = "load-test-password";
+
+function params(token, name) {
+  return {
+    headers: token ? { ...JSON_HEADERS, authorization: `Bearer ${token}` } : JSON_HEADERS,
+    // One metric series per route, not per id.
+    tags: { name },
+    timeout: "60s",
+  };
+}
+
+function describe(res) {
+  return `${res.request ? `${res.request.method} ${res.request.url}` : ""} → ${res.status} ${String(res.body).slice(0, 200)}`;
+}
+
+/** A short id for this run, so that usernames never collide with an earlier run's. */
+export function runId() {
+  return `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 3).toString(36)}`;
+}
+
+/**
+ * Sends requests in batches of `parallel`, retrying each answer of 429 (after its `retryAfterMs`),
+ * 502, 503 or a network error up to `attempts` times. Returns the final responses, in order.
+ */
+export function batch(requests, { parallel = DEFAULT_PARALLEL, attempts = 8 } = {}) {
+  const responses = new Array(requests.length);
+  let todo = requests.map((_, i) => i);
+  for (let attempt = 1; todo.length > 0; attempt++) {
+    const retry = [];
+    let waitMs = 0;
+    for (let i = 0; i < todo.length; i += parallel) {
+      const slice = todo.slice(i, i + parallel);
+      const answers = http.batch(slice.map((index) => requests[index]));
+      answers.forEach((res, k) => {
+        responses[slice[k]] = res;
+        const transient = res.status === 0 || res.status === 429 || res.status === 502 || res.status === 503;
+        if (transient && attempt < attempts) {
+          retry.push(slice[k]);
+          if (res.status === 429) {
+            const body = safeJson(res);
+            waitMs = Math.max(waitMs, (body && body.error && body.error.retryAfterMs) || 1000);
+          } else waitMs = Math.max(waitMs, 250 * attempt);
+        }
+      });
+    }
+    todo = retry;
+    if (todo.length > 0) sleep(Math.min(waitMs, 10_000) / 1000);
+  }
+  return responses;
+}
+
+function safeJson(res) {
+  try {
+    return res.json();
+  } catch {
+    return undefined;
+  }
+}
+
+function expectStatus(res, ...statuses) {
+  if (!statuses.includes(res.status)) throw new Error(`unexpected answer: ${describe(res)}`);
+  return res.json();
+}
+
+/** A client of one parley API (`http://host:port`, with or without a trailing slash). */
+export class Api {
+  constructor(baseUrl, options = {}) {
+    this.base = baseUrl.replace(/\/+$/, "");
+    this.parallel = options.parallel ?? DEFAULT_PARALLEL;
+  }
+
+  /** Fails early and clearly when nothing (or something not ready) answers. */
+  ready() {
+    const res = http.get(`${this.base}/readyz`, { tags: { name: "readyz" }, timeout: "10s" });
+    if (res.status !== 200) throw new Error(`${this.base}/readyz is not ready: ${describe(res)}`);
+  }
+
+  /** Registers `count` fresh users named `<prefix>_<i>`; returns `[{ id, username, token }]`. */
+  registerUsers(count, prefix = `k6${runId()}`) {
+    const requests = [];
+    for (let i = 0; i < count; i++) {
+      requests.push({
+        method: "POST",
+        url: `${this.base}/api/auth/register`,
+        body: JSON.stringify({ username: `${prefix}_${i}`, password: PASSWORD }),
+        params: params(undefined, "POST /api/auth/register"),
+      });
+    }
+    return batch(requests, { parallel: this.parallel }).map((res) => {
+      const { user, token } = expectStatus(res, 201);
+      return { id: user.id, username: user.username, token };
+    });
+  }
+
+  /**
+   * Creates conversations, one per entry of `groups` (arrays of users, the first one the creator): a
+   * direct conversation for two users, else a group named `name(i)`. Returns their ids, in order.
+   */
+  createConversations(groups, name = (i) => `load ${i}`) {
+    const requests = groups.map((members, i) => {
+      const [creator, ...others] = members;
+      const body =
+        members.length === 2
+          ? { type: "direct", userId: others[0].id }
+          : { type: "group", name: name(i), memberIds: others.map((u) => u.id) };
+      return {
+        method: "POST",
+        url: `${this.base}/api/conversations`,
+        body: JSON.stringify(body),
+        params: params(creator.token, "POST /api/conversations"),
+      };
+    });
+    return batch(requests, { parallel: this.parallel }).map((res) => expectStatus(res, 200, 201).conversation.id);
+  }
+
+  /**
+   * Posts messages through REST: `[{ token, conversationId, clientMsgId, content }]`. Retries 429s,
+   * so this works with the default rate limits (10/s per user, bursts of 50), only slower.
+   * Returns the stored messages.
+   */
+  postMessages(messages) {
+    const requests = messages.map(({ token, conversationId, clientMsgId, content }) => ({
+      method: "POST",
+      url: `${this.base}/api/conversations/${conversationId}/messages`,
+      body: JSON.stringify({ clientMsgId, content }),
+      params: params(token, "POST /api/conversations/:id/messages"),
+    }));
+    return batch(requests, { parallel: this.parallel, attempts: 30 }).map((res) => expectStatus(res, 200, 201).message);
+  }
+
+  /** `GET /api/conversations/:id`: the caller's view, with `lastSeq` (the newest persisted seq). */
+  conversation(token, conversationId) {
+    const res = http.get(`${this.base}/api/conversations/${conversationId}`, params(token, "GET /api/conversations/:id"));
+    return expectStatus(res, 200).conversation;
+  }
+
+  /** Waits until the worker has persisted every conversation up to the given seq. */
+  waitPersisted(token, targets, timeoutMs = 120_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (const { conversationId, seq } of targets) {
+      for (;;) {
+        const { lastSeq } = this.conversation(token(conversationId), conversationId);
+        if (lastSeq >= seq) break;
+        if (Date.now() > deadline) throw new Error(`conversation ${conversationId}: persisted up to ${lastSeq} of ${seq} after ${timeoutMs} ms`);
+        sleep(0.5);
+      }
+    }
+  }
+
+  /**
+   * One page of history: `GET /api/conversations/:id/messages?before=&limit=`. Returns the raw k6
+   * response (the scenario measures it); the body is `{ messages, nextBefore }`.
+   */
+  historyPage(token, conversationId, { before, limit } = {}) {
+    const query = [];
+    if (before !== undefined && before !== null) query.push(`before=${before}`);
+    if (limit !== undefined) query.push(`limit=${limit}`);
+    const url = `${this.base}/api/conversations/${conversationId}/messages${query.length ? `?${query.join("&")}` : ""}`;
+    return http.get(url, params(token, "GET /api/conversations/:id/messages"));
+  }
+}
+
+/** Splits `users` into consecutive groups of `size` (the last one may be smaller; one user: dropped). */
+export function chunk(users, size) {
+  const groups = [];
+  for (let i = 0; i < users.length; i += size) {
+    const group = users.slice(i, i + size);
+    if (group.length >= 2) groups.push(group);
+  }
+  return groups;
+}

@@ -1,0 +1,301 @@
+/**
+ * One chat member as a load-test client: a Socket.IO connection with parley's session, sends stamped
+ * with their send time, and a {@link SeqTracker} per conversation that fills gaps with `sync` the way
+ * docs/protocol.md asks clients to ("Recovering missed messages").
+ */
+import {
+  ackLatency,
+  connectFailures,
+  connectTime,
+  deliveryLatency,
+  disconnects,
+  duplicates,
+  messagesDelivered,
+  messagesSent,
+  missed,
+  reconnectFailures,
+  reconnectTime,
+  reconnects,
+  recovered,
+  sendErrors,
+  sendRetries,
+  syncErrors,
+} from "./metrics.js";
+import { SeqTracker } from "./seq-tracker.js";
+import { SocketIoClient } from "./socketio.js";
+
+/** Most messages one `sync` returns (the server's maximum). */
+const SYNC_LIMIT = 500;
+
+/** Logs the first few problems of each kind per VU, then stays quiet. */
+const logged = new Map();
+export function logOnce(kind, message) {
+  const n = (logged.get(kind) ?? 0) + 1;
+  logged.set(kind, n);
+  if (n <= 3) console.warn(`${kind}: ${message}${n === 3 ? " (further ones not logged)" : ""}`);
+}
+
+export class ChatMember {
+  /**
+   * @param {object} user `{ id, token }`
+   * @param {string[]} conversationIds conversations tracked (the user's, or those the test cares about)
+   * @param {object} options
+   * @param {string} options.socketUrl
+   * @param {number} options.connectTimeoutMs to `session:ready`
+   * @param {number} options.ackTimeoutMs of `message:send` and `sync`
+   * @param {number} options.gapGraceMs how long a hole may wait for a late message before `sync`
+   * @param {number} [options.messageBytes] pad contents to this many characters
+   * @param {boolean} [options.retryLostSends] resend, after reconnecting, sends whose ack a lost
+   *   connection swallowed (same clientMsgId); else they are errors
+   * @param {boolean} [options.checkDuplicates] detect a clientMsgId stored twice
+   * @param {(sentAt: number) => object|undefined} [options.tagsOf] tags of a delivery sample
+   * @param {(latency: number, sentAt: number) => void} [options.onDelivery]
+   */
+  constructor(user, conversationIds, options) {
+    this.user = user;
+    this.options = options;
+    this.trackers = new Map(conversationIds.map((id) => [id, new SeqTracker(id, options.checkDuplicates)]));
+    this.client = new SocketIoClient(options.socketUrl, {
+      auth: { token: user.token },
+      connectTimeoutMs: options.connectTimeoutMs,
+      // Lost without being asked to: come back like a real client, and recover with sync.
+      reconnection: { delayMs: 500, maxDelayMs: 5_000 },
+    });
+    this.ready = false;
+    this.sessions = 0;
+    this.sent = 0;
+    this.lostSends = [];
+    this.intentional = false;
+    this.closing = false;
+    this.readyWaiter = undefined;
+
+    this.client.on("session:ready", () => this.onReady());
+    this.client.on("message:new", (message) => this.onMessage(message));
+    this.client.on("disconnect", (reason) => {
+      this.ready = false;
+      if (!this.intentional && !this.closing) {
+        disconnects.add(1);
+        logOnce("disconnect", `user ${user.id} lost its connection: ${reason}`);
+      }
+      this.intentional = false;
+    });
+    this.client.on("error", (error) => logOnce(`error ${error && error.code}`, JSON.stringify(error)));
+  }
+
+  /** First connection: records `connect_time` or a `connect_failures`; resolves either way with success. */
+  async start() {
+    const started = Date.now();
+    try {
+      await this.connectOnce();
+      connectTime.add(this.readyAt - started);
+      connectFailures.add(false);
+      return true;
+    } catch (err) {
+      connectFailures.add(true);
+      logOnce(`connect ${err.code ?? "error"}`, err.message);
+      return false;
+    }
+  }
+
+  /** Opens a connection and waits for `session:ready`; rejects with the error's `code`. */
+  connectOnce() {
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const finish = (err) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (this.readyWaiter === waiter) this.readyWaiter = undefined;
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = setTimeout(() => {
+        finish(Object.assign(new Error(`no session:ready within ${this.options.connectTimeoutMs} ms`), { code: "TIMEOUT" }));
+      }, this.options.connectTimeoutMs);
+      const waiter = { resolve: () => finish() };
+      this.readyWaiter = waiter;
+      this.client.connect().catch(finish);
+    });
+  }
+
+  /**
+   * Drops the connection as a network loss would, and connects again after `delayMs`: records
+   * `reconnects`, `reconnect_time` and `reconnect_failures`. Recovery (sync, resent sends) follows
+   * the new `session:ready`.
+   */
+  reconnect(delayMs, until) {
+    if (!this.ready || this.closing) return;
+    this.intentional = true;
+    this.ready = false;
+    this.client.drop(false);
+    const attempt = () => {
+      if (this.closing) return;
+      const started = Date.now();
+      this.connectOnce().then(
+        () => {
+          reconnects.add(1);
+          reconnectTime.add(this.readyAt - started);
+          reconnectFailures.add(false);
+        },
+        (err) => {
+          reconnectFailures.add(true);
+          logOnce(`reconnect ${err.code ?? "error"}`, err.message);
+          if (Date.now() < until) setTimeout(attempt, 1_000);
+        },
+      );
+    };
+    setTimeout(attempt, delayMs);
+  }
+
+  onReady() {
+    this.ready = true;
+    this.readyAt = this.client.receivedAt;
+    this.sessions++;
+    if (this.readyWaiter) this.readyWaiter.resolve();
+    if (this.sessions > 1) {
+      // Back after a lost connection: fetch what happened meanwhile, then resend what was cut off.
+      for (const tracker of this.trackers.values()) this.fill(tracker);
+      const lost = this.lostSends;
+      this.lostSends = [];
+      for (const send of lost) {
+        sendRetries.add(1);
+        this.emitSend(send.payload);
+      }
+    }
+  }
+
+  onMessage(message) {
+    const tracker = this.trackers.get(message.conversationId);
+    if (!tracker) return;
+    const receivedAt = this.client.receivedAt;
+    messagesDelivered.add(1);
+    const sentAt = parseInt(message.content, 10);
+    if (sentAt > 1e12) {
+      const latency = receivedAt - sentAt;
+      deliveryLatency.add(latency, this.options.tagsOf && this.options.tagsOf(sentAt));
+      if (this.options.onDelivery) this.options.onDelivery(latency, sentAt);
+    }
+    this.hold(tracker, message, false);
+  }
+
+  /** Records a message held (live, acked or synced); a hole starts its grace period. */
+  hold(tracker, message, viaSync) {
+    if (tracker.isDuplicate(message)) {
+      duplicates.add(1);
+      logOnce("duplicate", `clientMsgId ${message.clientMsgId} of ${message.senderId} stored twice (seq ${message.seq})`);
+    }
+    const added = tracker.add(message.seq);
+    if (added && viaSync) recovered.add(1);
+    if (tracker.hasGap && !tracker.gapTimer && !viaSync) {
+      tracker.gapTimer = setTimeout(() => {
+        tracker.gapTimer = undefined;
+        if (tracker.hasGap) this.fill(tracker);
+      }, this.options.gapGraceMs);
+    }
+  }
+
+  /** Sends one message, stamped with its send time, to `conversationId`. False when not connected. */
+  send(conversationId) {
+    if (!this.ready) return false;
+    const clientMsgId = `m${this.sent++}`;
+    let content = `${Date.now()} ${clientMsgId}`;
+    const pad = (this.options.messageBytes ?? 0) - content.length;
+    if (pad > 1) content += ` ${"x".repeat(pad - 1)}`;
+    this.emitSend({ conversationId, clientMsgId, content });
+    return true;
+  }
+
+  emitSend(payload) {
+    const timing = {};
+    this.client.emitWithAck("message:send", payload, this.options.ackTimeoutMs, timing).then(
+      (res) => {
+        if (res && res.ok) {
+          messagesSent.add(1);
+          sendErrors.add(false);
+          ackLatency.add(timing.ackAt - timing.sentAt);
+          const tracker = this.trackers.get(payload.conversationId);
+          if (tracker) this.hold(tracker, res.message, false);
+        } else {
+          sendErrors.add(true);
+          logOnce(`send ${res && res.error ? res.error.code : "?"}`, JSON.stringify(res));
+        }
+      },
+      (err) => {
+        if (err.code === "DISCONNECTED" && this.options.retryLostSends && !this.closing) {
+          this.lostSends.push({ payload });
+          return;
+        }
+        sendErrors.add(true);
+        logOnce(`send ${err.code}`, err.message);
+      },
+    );
+  }
+
+  /**
+   * Asks `sync` for everything after the tracker's `last`, page by page; messages not held yet count
+   * as `recovered`, and seqs still missing below the highest one held as `missed`.
+   */
+  async fill(tracker) {
+    if (tracker.syncing || !this.ready) return;
+    tracker.syncing = true;
+    try {
+      let after = tracker.last;
+      for (let page = 0; page < 1_000; page++) {
+        const request = { conversationId: tracker.conversationId, afterSeq: after, limit: SYNC_LIMIT };
+        if (tracker.epoch !== undefined) request.epoch = tracker.epoch;
+        const res = await this.client.emitWithAck("sync", request, this.options.ackTimeoutMs);
+        if (!res || !res.ok) {
+          syncErrors.add(1);
+          logOnce(`sync ${res && res.error ? res.error.code : "?"}`, JSON.stringify(res));
+          return;
+        }
+        tracker.epoch = res.epoch;
+        for (const message of res.messages) this.hold(tracker, message, true);
+        if (!res.hasMore || res.messages.length === 0) break;
+        after = res.messages[res.messages.length - 1].seq;
+      }
+      // Everything the server has up to now was offered: what is still missing is lost.
+      if (tracker.hasGap) {
+        let top = 0;
+        for (const seq of tracker.above) if (seq > top) top = seq;
+        const lost = tracker.skipTo(top);
+        missed.add(lost);
+        logOnce("missed", `conversation ${tracker.conversationId}: ${lost} message(s) missing below seq ${top}`);
+      }
+    } catch (err) {
+      // A sync cut by a lost connection is done again after the reconnect; anything else is an error.
+      if (err.code !== "DISCONNECTED") {
+        syncErrors.add(1);
+        logOnce(`sync ${err.code}`, err.message);
+      }
+    } finally {
+      tracker.syncing = false;
+    }
+  }
+
+  /** End of the run: a last `sync` of every conversation, which also finds messages lost at the tail. */
+  async finish() {
+    for (const tracker of this.trackers.values()) {
+      clearTimeout(tracker.gapTimer);
+      tracker.gapTimer = undefined;
+    }
+    for (const _ of this.lostSends) sendErrors.add(true);
+    this.lostSends = [];
+    if (!this.ready) return;
+    for (const tracker of this.trackers.values()) {
+      // A sync may be running (a gap found just before the end): wait for it, then sync once more.
+      for (let i = 0; tracker.syncing && i < 100; i++) await sleep(100);
+      await this.fill(tracker);
+    }
+  }
+
+  close() {
+    this.closing = true;
+    this.ready = false;
+    this.client.close();
+  }
+}
+
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
