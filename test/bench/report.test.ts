@@ -1,0 +1,111 @@
+/**
+ * The benchmark's verdicts (scripts/bench/report.ts): each goal of issue 5 passes or fails on the
+ * figures of the runs, a goal on invalid runs says so, and a queue that grows is never called flat.
+ */
+import { describe, expect, it } from "vitest";
+
+import { evaluateGoals, persistenceKeptUp, renderMarkdown, type BenchReport } from "../../scripts/bench/report.js";
+import type { RunResult } from "../../scripts/bench/run.js";
+
+/** A run with plausible figures; `over` replaces any of them. */
+function run(target: "a" | "b" | "c", over: Partial<RunResult> = {}): RunResult {
+  return {
+    target,
+    label: `(${target}) full`,
+    load: { conversations: 50, members: 5, rate: 1, duration: 60, ramp: 10 },
+    offeredPerSecond: 250,
+    windowSeconds: 55,
+    sockets: 250,
+    sentPerSecond: 250,
+    deliveredPerSecond: 1000,
+    delivery: { p50: 2, p95: 8, p99: 12, max: 40 },
+    ackP99: 10,
+    persistLagP99: target === "a" ? 0.2 : undefined,
+    storedPerSecond: target === "a" ? 250 : undefined,
+    queue: target === "a" ? [[0, 40], [10, 60], [20, 35], [30, 50]] : undefined,
+    gatewayHeapBytes: 40e6,
+    gatewayRssBytes: 120e6,
+    heapPerSocketBytes: 160e3,
+    rssPerSocketBytes: 480e3,
+    eventLoopLagP99: 0.01,
+    usage: { machineBusyPercent: 60, processes: { k6: { cpuPercent: 40 } } } as unknown as RunResult["usage"],
+    k6CpuShareOfMachine: 0.2,
+    valid: true,
+    invalidReasons: [],
+    k6: {
+      exitCode: 0,
+      thresholdsFailed: false,
+      summary: { delivery: undefined, ack: undefined, sent: 15_000, delivered: 60_000, missed: 0, sendErrorRate: 0 },
+      raw: {},
+    },
+    ...over,
+  };
+}
+
+const goal = (goals: ReturnType<typeof evaluateGoals>, start: string) => goals.find((g) => g.goal.startsWith(start))!;
+
+describe("bench goals", () => {
+  it("pass when (a) delivers what (b) does, with a p99 close to (b)'s and far below (c)'s p50", () => {
+    const goals = evaluateGoals(
+      { a: run("a"), b: run("b"), c: run("c", { delivery: { p50: 30, p95: 60, p99: 90, max: 200 } }), aHalf: run("a"), bHalf: run("b", { delivery: { p50: 2, p95: 6, p99: 10, max: 30 } }), persistence: run("a") },
+      600,
+      undefined,
+      20_000,
+    );
+    expect(goal(goals, "delivered msgs/s").pass).toBe(true);
+    expect(goal(goals, "at half").pass).toBe(true);
+    expect(goal(goals, "delivery p50").pass).toBe(true);
+    expect(goal(goals, "persistence keeps up").pass).toBe(true);
+    expect(goal(goals, "persistence lag").pass).toBe(true);
+    expect(goal(goals, "20,000 sockets").pass).toBeUndefined();
+  });
+
+  it("fail on each figure that misses its goal, and mark goals of invalid runs", () => {
+    const goals = evaluateGoals(
+      {
+        a: run("a", { deliveredPerSecond: 900, persistLagP99: 3, valid: false, invalidReasons: ["machine 97 % busy"] }),
+        b: run("b"),
+        c: run("c", { delivery: { p50: 10, p95: 20, p99: 30, max: 50 } }),
+        aHalf: run("a", { delivery: { p50: 5, p95: 40, p99: 60, max: 90 } }),
+        bHalf: run("b"),
+      },
+      600,
+      undefined,
+      20_000,
+    );
+    expect(goal(goals, "delivered msgs/s")).toMatchObject({ pass: false, valid: false });
+    expect(goal(goals, "at half")).toMatchObject({ pass: false, valid: true });
+    expect(goal(goals, "delivery p50").pass).toBe(false);
+    expect(goal(goals, "persistence lag").pass).toBe(false);
+    expect(goal(goals, "persistence keeps up")).toMatchObject({ measured: "not run", pass: undefined });
+  });
+
+  it("never call a growing queue flat", () => {
+    const growing = run("a", { queue: Array.from({ length: 60 }, (_, i) => [i * 10, 50 + i * 40] as [number, number]) });
+    expect(persistenceKeptUp(growing).flat).toBe(false);
+    expect(persistenceKeptUp(run("a")).flat).toBe(true);
+    expect(persistenceKeptUp(run("a", { queue: [] })).flat).toBe(false);
+  });
+
+  it("render every goal and its verdict in the Markdown report", () => {
+    const runs = { a: run("a"), b: run("b") };
+    const report: BenchReport = {
+      startedAt: "2026-11-22T08:00:00Z",
+      finishedAt: "2026-11-22T08:30:00Z",
+      machine: { cores: 2, cpuModel: "test CPU", memoryGiB: 24, kernel: "6.1", node: "v20.20.2", redis: "7.0.15", nginx: "1.22.1" },
+      quietness: { loadAverage: 0.1, idleBusyPercent: 1, others: [] },
+      scenario: "load-tests/scenarios/chat.js",
+      load: runs.a.load,
+      halfLoad: { ...runs.a.load, rate: 0.5 },
+      persistenceSeconds: 0,
+      runs,
+      capacity: undefined,
+      goals: evaluateGoals(runs, 0, undefined, 20_000),
+      errors: ["(c): did not start"],
+    };
+    const markdown = renderMarkdown(report);
+    for (const g of report.goals) expect(markdown).toContain(g.goal);
+    expect(markdown).toContain("(c): did not start");
+    expect(markdown).toMatch(/delivered msgs\/s \| 1,000 \| 1,000/);
+  });
+});
