@@ -2,8 +2,9 @@
  * The embedded FerretDB holds the write patterns of the persistence worker: large unordered bulk
  * updates of documents that exist (a retried batch, receipts, conversations), several at once.
  * Unpatched, FerretDB 1.24 keeps one pooled SQLite connection per statement that matched a document
- * until the whole update command ends, and stops answering anyone once its 100 are taken (see
- * infra/ferretdb/patches/). On its own FerretDB, so that a regression fails here instead of freezing
+ * until the whole update command ends, and stops answering anyone once its 100 are taken; and it lets
+ * two concurrent updates of one document both read its old state, so the one written last undoes the
+ * other (see infra/ferretdb/patches/). On its own FerretDB, so that a regression fails here instead of freezing
  * the rest of the run. With MONGO_URL, the same checks run against that server.
  */
 import { join } from "node:path";
@@ -64,5 +65,21 @@ describe("FerretDB under the worker's write pattern", () => {
     const results = await Promise.all([0, 1, 2, 3].map((k) => docs.bulkWrite(raises(`c${k}`, 60), { ordered: false })));
     expect(results.map((r) => r.modifiedCount)).toEqual([60, 60, 60, 60]);
     expect(await docs.countDocuments({ seq: { $gte: 1 } })).toBe(240);
+  });
+
+  it("applies every one of many concurrent $max updates of the same documents, as MongoDB does", async () => {
+    const docs = connection.collection<{ _id: string; seq: number }>("same_documents");
+    await docs.insertMany([0, 1, 2, 3, 4].map((i) => ({ _id: `d-${i}`, seq: 0 })));
+    // 40 commands at once, each raising all five documents to its own seq: the highest must win.
+    const seqs = Array.from({ length: 40 }, (_, k) => k + 1).sort(() => Math.random() - 0.5);
+    await Promise.all(
+      seqs.map((seq) =>
+        docs.bulkWrite(
+          [0, 1, 2, 3, 4].map((i) => ({ updateOne: { filter: { _id: `d-${i}` }, update: { $max: { seq } } } })),
+          { ordered: false },
+        ),
+      ),
+    );
+    expect((await docs.find().sort({ _id: 1 }).toArray()).map((d) => d.seq)).toEqual([40, 40, 40, 40, 40]);
   });
 });
