@@ -3,10 +3,9 @@ import type { z } from "zod";
 
 import { hashPassword, signAccessToken, verifyNoPassword, verifyPassword } from "@parley/shared/auth";
 import { InvalidCredentialsError, UsernameTakenError } from "@parley/shared/errors";
-import { toPublicUser, type Models, type UserDoc } from "@parley/shared/models";
+import { isDuplicateKeyError, toPublicUser, type Models, type UserDoc } from "@parley/shared/models";
 import type { LoginBody, PublicUser, RegisterBody } from "@parley/shared/schemas";
 
-import { isDuplicateKeyError } from "../mongo.js";
 
 /** What register and login answer. */
 export interface Session {

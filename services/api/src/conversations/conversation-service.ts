@@ -5,11 +5,10 @@
 import { Types } from "mongoose";
 
 import { ForbiddenError, NotFoundError, ValidationError } from "@parley/shared/errors";
-import { conversationToWire, directKey, type ConversationDoc, type Models } from "@parley/shared/models";
+import { conversationToWire, directKey, isDuplicateKeyError, type ConversationDoc, type Models } from "@parley/shared/models";
 import type { Conversation, ConversationView } from "@parley/shared/schemas";
 
 import type { ApiContext } from "../context.js";
-import { isDuplicateKeyError } from "../mongo.js";
 
 /** What the conversation services need from the API context. */
 export type ConversationDeps = Pick<ApiContext, "models" | "cache" | "events">;

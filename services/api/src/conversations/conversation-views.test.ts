@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 
 import { ConversationCache } from "@parley/shared/messages/conversation-cache";
 import { PointerStore } from "@parley/shared/messages/pointers";
+import { receiptId } from "@parley/shared/models";
 import type { Conversation, ConversationView } from "@parley/shared/schemas";
 
 import { useApi, type TestUser } from "../testing/api-harness.js";
@@ -145,8 +146,8 @@ describe("GET /api/conversations with receipts", () => {
     const oid = (id: string) => new Types.ObjectId(id);
     await api.models.Conversation.updateOne({ _id: oid(newer.id) }, { $set: { lastSeq: 5, updatedAt: new Date(Date.now() + 60_000) } });
     await api.models.Receipt.create([
-      { conversationId: oid(newer.id), userId: oid(a.id), read: 5, delivered: 5 },
-      { conversationId: oid(newer.id), userId: oid(b.id), read: 3, delivered: 4 },
+      { _id: receiptId(newer.id, a.id), conversationId: oid(newer.id), userId: oid(a.id), read: 5, delivered: 5 },
+      { _id: receiptId(newer.id, b.id), conversationId: oid(newer.id), userId: oid(b.id), read: 3, delivered: 4 },
     ]);
     for (const id of [older.id, newer.id]) {
       const k = api.keys;

@@ -6,7 +6,7 @@ import { Types, type Connection } from "mongoose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 import type { PointerMoved } from "@parley/shared/events";
-import type { Models } from "@parley/shared/models";
+import { receiptId, type Models } from "@parley/shared/models";
 import { pointerJobId } from "@parley/shared/queues";
 import { redisKeys } from "@parley/shared/redis-keys";
 
@@ -180,7 +180,13 @@ describe("after Redis lost the conversation", () => {
     // What the worker would have stored: the messages (lastSeq) and Bob's pointers.
     const oid = (id: string) => new Types.ObjectId(id);
     await models.Conversation.updateOne({ _id: oid(conversationId) }, { $set: { lastSeq: 6 } });
-    await models.Receipt.create({ conversationId: oid(conversationId), userId: oid(bob.id), read: 4, delivered: 5 });
+    await models.Receipt.create({
+      _id: receiptId(conversationId, bob.id),
+      conversationId: oid(conversationId),
+      userId: oid(bob.id),
+      read: 4,
+      delivered: 5,
+    });
     await nodes[0]!.redis.del(
       keys.conversationSeq(conversationId),
       keys.conversationMembers(conversationId),

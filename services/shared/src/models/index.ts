@@ -8,6 +8,7 @@ import { userModel, type UserDoc } from "./user.model.js";
 
 export * from "./conversation.model.js";
 export * from "./message.model.js";
+export * from "./mongo-errors.js";
 export * from "./receipt.model.js";
 export * from "./user.model.js";
 

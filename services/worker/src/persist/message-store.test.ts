@@ -7,7 +7,7 @@ import type { Message } from "@parley/shared/schemas";
 
 import { fakeMessage, seedGroupId } from "../../../../test/helpers/seed.js";
 import { testMongoUrl } from "../../../../test/helpers/env.js";
-import { MessageStore, SeqConflictError, isDuplicateKeyOnly } from "./message-store.js";
+import { MessageStore, SeqConflictError } from "./message-store.js";
 
 let connection: Connection;
 let models: Models;
@@ -149,22 +149,6 @@ describe("MessageStore", () => {
 
     await expect(broken.write([fakeMessage(conv, 1)])).rejects.toThrow();
     expect(await storedSeqs(conv)).toEqual([]);
-  });
-});
-
-describe("isDuplicateKeyOnly", () => {
-  it("recognises MongoDB bulk write errors and FerretDB command errors", () => {
-    expect(isDuplicateKeyOnly({ code: 11000, writeErrors: [{ code: 11000 }, { code: 11000 }] })).toBe(true);
-    expect(isDuplicateKeyOnly({ code: 11000, writeErrors: { code: 11000 } })).toBe(true);
-    expect(isDuplicateKeyOnly({ code: 11000 })).toBe(true);
-  });
-
-  it("rejects anything else", () => {
-    expect(isDuplicateKeyOnly({ code: 11000, writeErrors: [{ code: 11000 }, { code: 121 }] })).toBe(false);
-    expect(isDuplicateKeyOnly({ code: 64, writeErrors: [] })).toBe(false);
-    expect(isDuplicateKeyOnly({ code: 89 })).toBe(false);
-    expect(isDuplicateKeyOnly(new Error("connection refused"))).toBe(false);
-    expect(isDuplicateKeyOnly(null)).toBe(false);
   });
 });
 

@@ -6,13 +6,11 @@
 import type { Types } from "mongoose";
 
 import type { Logger } from "@parley/shared/logger";
-import { messageToDoc, type MessageDoc, type Models } from "@parley/shared/models";
+import { isDuplicateKeyOnly, messageToDoc, type MessageDoc, type Models } from "@parley/shared/models";
 import type { Message } from "@parley/shared/schemas";
 
 import type { ItemOutcome } from "./batcher.js";
-
-/** MongoDB's duplicate key error code. */
-const DUPLICATE_KEY = 11000;
+import { advancePointers } from "./receipt-writes.js";
 
 /**
  * The message's (conversation, seq) already holds another message. Retrying cannot help: the message
@@ -224,16 +222,13 @@ export class MessageStore {
       const current = latest.get(key);
       if (!current || doc.seq > current.seq) latest.set(key, doc);
     }
-    if (latest.size === 0) return;
-    await this.deps.models.Receipt.bulkWrite(
+    await advancePointers(
+      this.deps.models.Receipt,
       [...latest.values()].map((doc) => ({
-        updateOne: {
-          filter: { conversationId: doc.conversationId, userId: doc.senderId },
-          update: { $max: { read: doc.seq, readAt: doc.createdAt, delivered: doc.seq, deliveredAt: doc.createdAt } },
-          upsert: true,
-        },
+        conversationId: doc.conversationId,
+        userId: doc.senderId,
+        max: { read: doc.seq, readAt: doc.createdAt, delivered: doc.seq, deliveredAt: doc.createdAt },
       })),
-      { ordered: false },
     );
   }
 }
@@ -262,17 +257,4 @@ function revisionFields(doc: MessageDoc): Partial<MessageDoc> {
 
 function seqKey(conversationId: Types.ObjectId, seq: number): string {
   return `${conversationId.toHexString()}:${seq}`;
-}
-
-/**
- * True when a write failed only because of duplicate keys: a bulk write error whose write errors all
- * have code 11000 (MongoDB: one per failed item), or a command error with that code (FerretDB).
- * Checked by shape, not `instanceof`, so that a second copy of the driver cannot defeat it.
- */
-export function isDuplicateKeyOnly(err: unknown): boolean {
-  if (typeof err !== "object" || err === null) return false;
-  const { code, writeErrors } = err as { code?: unknown; writeErrors?: unknown };
-  if (writeErrors === undefined) return code === DUPLICATE_KEY;
-  const list: unknown[] = Array.isArray(writeErrors) ? writeErrors : [writeErrors];
-  return list.length > 0 && list.every((e) => (e as { code?: unknown } | null)?.code === DUPLICATE_KEY);
 }

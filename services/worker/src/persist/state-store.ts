@@ -4,10 +4,11 @@
  */
 import { Types } from "mongoose";
 
-import type { Models } from "@parley/shared/models";
+import { receiptId, type Models } from "@parley/shared/models";
 import type { LastSeenJob, PointerJob } from "@parley/shared/queues";
 
 import type { ItemOutcome } from "./batcher.js";
+import { advancePointers, type PointerAdvance } from "./receipt-writes.js";
 
 const ok = { ok: true, value: undefined } as const;
 
@@ -18,15 +19,16 @@ export class StateStore {
   async writePointers(jobs: readonly PointerJob[]): Promise<ItemOutcome<void>[]> {
     const latest = new Map<string, { delivered: PointerJob | undefined; read: PointerJob | undefined }>();
     for (const job of jobs) {
-      const key = `${job.conversationId}:${job.userId}`;
+      const key = receiptId(job.conversationId, job.userId);
       const entry = latest.get(key) ?? { delivered: undefined, read: undefined };
       if (!entry[job.kind] || job.seq > entry[job.kind]!.seq) entry[job.kind] = job;
       latest.set(key, entry);
     }
-    await this.models.Receipt.bulkWrite(
-      [...latest.values()].map(({ delivered, read }) => {
+    await advancePointers(
+      this.models.Receipt,
+      [...latest.values()].map(({ delivered, read }): PointerAdvance => {
         const any = (delivered ?? read)!;
-        const max: Record<string, number | Date> = {};
+        const max: PointerAdvance["max"] = {};
         // A read implies delivery up to the same seq.
         const deliveredSeq = Math.max(delivered?.seq ?? 0, read?.seq ?? 0);
         const deliveredAt = delivered?.at ?? read?.at;
@@ -38,15 +40,8 @@ export class StateStore {
           max.read = read.seq;
           max.readAt = new Date(read.at);
         }
-        return {
-          updateOne: {
-            filter: { conversationId: new Types.ObjectId(any.conversationId), userId: new Types.ObjectId(any.userId) },
-            update: { $max: max },
-            upsert: true,
-          },
-        };
+        return { conversationId: new Types.ObjectId(any.conversationId), userId: new Types.ObjectId(any.userId), max };
       }),
-      { ordered: false },
     );
     return jobs.map(() => ok);
   }
