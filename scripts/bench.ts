@@ -21,7 +21,8 @@
  *   --persistence 10m                  length of the persistence run (0: skip)
  *   --capacity 20000 --capacity-hold 60s --capacity-ramp 100s   the capacity run (0 sockets: skip)
  *   --find-load                        instead of the report: step (b)'s load up to saturation
- *   --profile                          record a CPU profile of every gateway of (a) (`node --cpu-prof`)
+ *   --profile                          record a CPU profile of every gateway of (a) (`node --cpu-prof`) and
+ *                                      60 s of (a)'s FerretDB (Go pprof) during its last run
  *   --env NAME=value                   extra environment of every service (repeatable), e.g. tuning
  *   --label text                       added to the report's name
  *   --scenario path                    (load-tests/scenarios/chat.js)
@@ -35,7 +36,8 @@ import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
 
 import { ROOT, RUN_DIR } from "./lib/paths.js";
-import { machineCpu } from "./bench/proc.js";
+import { freePort } from "./lib/ports.js";
+import { captureGoProfile, machineCpu } from "./bench/proc.js";
 import { runCapacity, type CapacityResult } from "./bench/capacity.js";
 import { machineInfo } from "./bench/common.js";
 import { K6_BINARY } from "./bench/k6.js";
@@ -152,12 +154,17 @@ function summaryLine(r: RunResult): string {
   );
 }
 
-async function withTarget<T>(id: TargetId, use: (target: RunningTarget) => Promise<T>, extra: { profileDir?: string } = {}): Promise<T> {
+async function withTarget<T>(
+  id: TargetId,
+  use: (target: RunningTarget) => Promise<T>,
+  extra: { profileDir?: string; ferretDbDebugAddr?: string } = {},
+): Promise<T> {
   log(`starting ${id}…`);
   const target = await startTarget(id, {
     dir: join(runDir, id),
     mongoUrl,
     env: serviceEnv,
+    ferretDbDebugAddr: extra.ferretDbDebugAddr,
     ...(extra.profileDir ? { gatewayNodeFlags: ["--cpu-prof", `--cpu-prof-dir=${extra.profileDir}`] } : {}),
   });
   try {
@@ -249,18 +256,36 @@ async function main(): Promise<void> {
   }
   if (targets.includes("a")) {
     const profileDir = args.profile ? join(reportDir, `${name}-profiles`) : undefined;
+    const ferretDbDebugAddr = profileDir && !mongoUrl ? `127.0.0.1:${await freePort()}` : undefined;
+    /** Runs `run`, profiling FerretDB for its first 60 s after the ramp when profiling. */
+    const profiled = async (run: () => Promise<RunResult>): Promise<RunResult> => {
+      if (!profileDir || !ferretDbDebugAddr) return run();
+      const file = join(profileDir, "ferretdb.pprof");
+      const profile = delay(load.ramp * 1000).then(() => captureGoProfile(ferretDbDebugAddr, 60, file));
+      const result = await run();
+      await profile.then(
+        () => log(`FerretDB profile: ${relative(ROOT, file)} (go tool pprof -top .cache/bin/ferretdb-launcher ${relative(ROOT, file)})`),
+        (err: Error) => log(`FerretDB profile failed: ${err.message}`),
+      );
+      return result;
+    };
     await attempt("(a)", () =>
       withTarget(
         "a",
         async (t) => {
-          record("a", await runChat(t, load, "(a) full", runOptions(join(runDir, "a"))));
-          if (!args["no-half"]) record("aHalf", await runChat(t, halfLoad, "(a) half", runOptions(join(runDir, "a"))));
+          const last = persistenceSeconds > 0 ? "persistence" : args["no-half"] ? "full" : "half";
+          const maybeProfiled = (run: () => Promise<RunResult>, which: string) => (which === last ? profiled(run) : run());
+          record("a", await maybeProfiled(() => runChat(t, load, "(a) full", runOptions(join(runDir, "a"))), "full"));
+          if (!args["no-half"]) {
+            record("aHalf", await maybeProfiled(() => runChat(t, halfLoad, "(a) half", runOptions(join(runDir, "a"))), "half"));
+          }
           if (persistenceSeconds > 0) {
             log(`persistence run: (a) at the full load for ${persistenceSeconds} s`);
-            record("persistence", await runChat(t, { ...load, duration: persistenceSeconds }, "(a) persistence", runOptions(join(runDir, "a"))));
+            const persistence = { ...load, duration: persistenceSeconds };
+            record("persistence", await profiled(() => runChat(t, persistence, "(a) persistence", runOptions(join(runDir, "a")))));
           }
         },
-        profileDir ? { profileDir } : {},
+        { ...(profileDir ? { profileDir } : {}), ...(ferretDbDebugAddr ? { ferretDbDebugAddr } : {}) },
       ),
     );
   }

@@ -12,6 +12,8 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served only with -debug-addr
 	"os"
 	"os/signal"
 	"syscall"
@@ -24,6 +26,7 @@ func main() {
 	dataDir := flag.String("data", ".data/ferretdb", "directory for the SQLite databases (one file per database)")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
 	exitOnEOF := flag.Bool("exit-on-stdin-eof", false, "exit when standard input is closed")
+	debugAddr := flag.String("debug-addr", "", "if set, serve Go's /debug/pprof profiles on this address (for npm run bench --profile)")
 	flag.Parse()
 
 	var level slog.Level
@@ -44,6 +47,14 @@ func main() {
 	})
 	if err != nil {
 		fatal("cannot start FerretDB", err)
+	}
+
+	if *debugAddr != "" {
+		go func() {
+			if err := http.ListenAndServe(*debugAddr, nil); err != nil {
+				logger.Error("debug server stopped", "error", err)
+			}
+		}()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

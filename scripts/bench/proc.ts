@@ -3,7 +3,8 @@
  * benchmark target costs, the load generator's included, and whether the machine was saturated.
  */
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 
 /** Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`, 100 on Linux). */
 const CLK_TCK = (() => {
@@ -187,4 +188,17 @@ export class ProcessSampler {
     }
     return { at, cpu, rss, machine: machineCpu() };
   }
+}
+
+/**
+ * Records `seconds` of a Go program's CPU profile from its net/http/pprof endpoint at `addr` into
+ * `file` (read it with `go tool pprof`).
+ */
+export async function captureGoProfile(addr: string, seconds: number, file: string): Promise<void> {
+  const res = await fetch(`http://${addr}/debug/pprof/profile?seconds=${seconds}`, {
+    signal: AbortSignal.timeout((seconds + 30) * 1000),
+  });
+  if (!res.ok) throw new Error(`pprof at ${addr} answered ${res.status}`);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, Buffer.from(await res.arrayBuffer()));
 }

@@ -64,6 +64,8 @@ export interface TargetOptions {
   gatewayNodeFlags?: readonly string[];
   /** nginx worker processes (the connection-capacity run needs more than one per core). */
   nginxWorkers?: number;
+  /** Serve the target's FerretDB's Go profiles on this `host:port` (`--profile`). */
+  ferretDbDebugAddr?: string | undefined;
   /** @default "warn" */
   logLevel?: string;
 }
@@ -91,6 +93,7 @@ export async function startTarget(id: TargetId, options: TargetOptions): Promise
       ...(mongoUrl ? { mongoUrl } : {}),
       ...(options.env ? { env: options.env } : {}),
       ...(options.nginxWorkers ? { nginxWorkers: options.nginxWorkers } : {}),
+      ferretDbDebugAddr: options.ferretDbDebugAddr,
       nodeArgsFor: {
         gateway:
           id === "a"

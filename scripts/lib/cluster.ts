@@ -39,6 +39,8 @@ export interface ClusterOptions {
   mongoUrl?: string;
   /** Database name for the FerretDB started here. @default "parley" */
   database?: string;
+  /** Serve the FerretDB started here's Go profiles on this `host:port` (`npm run bench -- --profile`). */
+  ferretDbDebugAddr?: string | undefined;
   jwtSecret: string;
   /** @default "info" */
   logLevel?: string;
@@ -211,7 +213,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     }
     let mongoUrl = options.mongoUrl;
     if (!mongoUrl) {
-      const ferret: FerretDb = await startFerretDb({ dataDir: join(dataDir, "ferretdb") });
+      const ferret: FerretDb = await startFerretDb({ dataDir: join(dataDir, "ferretdb"), debugAddr: options.ferretDbDebugAddr });
       started.push(ferret);
       mongoUrl = withDatabase(ferret.uri, options.database ?? "parley");
     }

@@ -15,14 +15,22 @@ export interface FerretDb {
   stop(): Promise<void>;
 }
 
-export async function startFerretDb({ dataDir, port = 0 }: { dataDir: string; port?: number }): Promise<FerretDb> {
+export interface FerretDbOptions {
+  dataDir: string;
+  /** @default 0 (a free port) */
+  port?: number;
+  /** `host:port` on which the launcher serves Go's /debug/pprof (benchmark profiles); none when absent. */
+  debugAddr?: string | undefined;
+}
+
+export async function startFerretDb({ dataDir, port = 0, debugAddr }: FerretDbOptions): Promise<FerretDb> {
   if (!existsSync(FERRETDB_LAUNCHER)) {
     throw new Error(`${FERRETDB_LAUNCHER} is missing: run \`npm run setup\` to build it`);
   }
   const proc = new ManagedProcess({
     name: "ferretdb",
     command: FERRETDB_LAUNCHER,
-    args: ["-listen", `127.0.0.1:${port}`, "-data", dataDir, "-exit-on-stdin-eof"],
+    args: ["-listen", `127.0.0.1:${port}`, "-data", dataDir, "-exit-on-stdin-eof", ...(debugAddr ? ["-debug-addr", debugAddr] : [])],
     logFile: join(dataDir, "ferretdb.log"),
     stdinPipe: true,
   });
