@@ -23,6 +23,9 @@ import { hashPassword, signAccessToken } from "@parley/shared/auth";
 import { createModels } from "@parley/shared/models";
 
 import { ROOT } from "../lib/paths.js";
+
+/** Preload of the gateways: a full GC on SIGUSR2 (see gc-on-signal.mjs). */
+const GC_PRELOAD = join(ROOT, "scripts/bench/gc-on-signal.mjs");
 import { BENCH_JWT_SECRET } from "./common.js";
 import { runK6 } from "./k6.js";
 import { ProcessSampler, type UsageReport } from "./proc.js";
@@ -54,7 +57,7 @@ export interface CapacityResult {
   perGateway: number[];
   holdSeconds: number;
   connectTimeP99Ms: number | undefined;
-  /** Gateways' heap used, summed: before any socket, and mean over the hold. */
+  /** Gateways' heap used, summed, each read after a full garbage collection: before any socket, and with every socket held. */
   idleHeapBytes: number;
   heapBytes: number;
   heapPerSocketBytes: number;
@@ -91,7 +94,20 @@ export async function runCapacity(options: CapacityOptions): Promise<CapacityRes
     "Users seeded through the data model (one group of five each), tokens signed locally.",
   ];
   mkdirSync(options.dir, { recursive: true });
-  const target = await startTarget("a", { dir: options.dir, mongoUrl: options.mongoUrl, nginxWorkers });
+  const target = await startTarget("a", {
+    dir: options.dir,
+    mongoUrl: options.mongoUrl,
+    nginxWorkers,
+    gatewayNodeFlags: ["--expose-gc", "--import", GC_PRELOAD],
+  });
+  const gatewayPids = target.processes.filter((p) => p.name.startsWith("gateway")).map((p) => p.pid);
+  /** Fully collects every gateway's garbage, then resolves with a scrape taken after it. */
+  const afterFullGc = async (metrics: MetricsSampler): Promise<Scrape> => {
+    for (const pid of gatewayPids) process.kill(pid, "SIGUSR2");
+    const at = Date.now();
+    await delay(4500);
+    return metrics.scrapes.find((s) => s.at > at + 500) ?? metrics.scrapes.at(-1)!;
+  };
   try {
     const tokens = await seedUsers(target.mongoUrl, sockets);
     const files: string[] = [];
@@ -103,8 +119,7 @@ export async function runCapacity(options: CapacityOptions): Promise<CapacityRes
 
     const metrics = new MetricsSampler(target.gatewayMetrics, 2000);
     await metrics.start();
-    await delay(3000);
-    const idle = metrics.scrapes.at(-1)!;
+    const idle = await afterFullGc(metrics);
     const watched = [...target.processes];
     const processes = new ProcessSampler(() => watched, 2000);
     processes.start();
@@ -125,13 +140,16 @@ export async function runCapacity(options: CapacityOptions): Promise<CapacityRes
     runs.forEach((run, i) => run.process.pid && watched.push({ name: `k6-${i}`, pid: run.process.pid }));
     const holdStart = Date.now() + 1000 + options.rampSeconds * 1000 + 5000;
     const holdEnd = holdStart + options.holdSeconds * 1000 - 5000;
+    // The heap the sockets hold: read after a full GC once every socket is connected.
+    const heldScrape = delay(holdStart - Date.now()).then(() => afterFullGc(metrics));
     const ticker = setInterval(() => {
       const last = metrics.scrapes.at(-1);
       if (last) options.progress?.(`capacity: ${gatewaySum(last, target.gatewayMetrics, "parley_gateway_connected_sockets")} sockets`);
     }, 15_000);
     let outcomes;
+    let afterGc: Scrape;
     try {
-      outcomes = await Promise.all(runs.map((r) => r.done));
+      [outcomes, afterGc] = await Promise.all([Promise.all(runs.map((r) => r.done)), heldScrape]);
     } finally {
       clearInterval(ticker);
       processes.stop();
@@ -143,7 +161,7 @@ export async function runCapacity(options: CapacityOptions): Promise<CapacityRes
     const held = gatewaySum(last, target.gatewayMetrics, "parley_gateway_connected_sockets");
     const perGateway = target.gatewayMetrics.map((g) => sum(last.by.get(g.name) ?? [], "parley_gateway_connected_sockets"));
     const mean = (f: (s: Scrape) => number) => window.reduce((a, s) => a + f(s), 0) / window.length;
-    const heapBytes = mean((s) => gatewaySum(s, target.gatewayMetrics, "nodejs_heap_size_used_bytes"));
+    const heapBytes = gatewaySum(afterGc, target.gatewayMetrics, "nodejs_heap_size_used_bytes");
     const rssBytes = mean((s) => gatewaySum(s, target.gatewayMetrics, "process_resident_memory_bytes"));
     const idleHeapBytes = gatewaySum(idle, target.gatewayMetrics, "nodejs_heap_size_used_bytes");
     const count = (name: string) => outcomes.reduce((a, o) => a + (o.summary.raw[name]?.count ?? 0), 0);

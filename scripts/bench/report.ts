@@ -278,7 +278,7 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push(
       `${cap.held.toLocaleString("en-US")} of ${cap.requested.toLocaleString("en-US")} sockets held through nginx across ${cap.gateways} gateways ` +
         `(${cap.perGateway.map((n) => n.toLocaleString("en-US")).join(" + ")}), ${cap.connectErrors} connect errors, held ${fmt(cap.holdSeconds, 0)} s. ` +
-        `Gateway heap ${fmt(cap.heapBytes / 1024 / 1024)} MiB = ${fmt(cap.heapPerSocketBytes / KB)} KB per socket ` +
+        `Gateway heap after a full GC ${fmt(cap.heapBytes / 1024 / 1024)} MiB = ${fmt(cap.heapPerSocketBytes / KB)} KB per socket ` +
         `(${fmt(cap.marginalHeapPerSocketBytes / KB)} KB above the idle gateways' ${fmt(cap.idleHeapBytes / 1024 / 1024)} MiB); ` +
         `RSS ${fmt(cap.rssPerSocketBytes / KB)} KB per socket. nginx ${fmt(cap.nginxRssBytes / 1024 / 1024)} MiB RSS. ` +
         `${cap.notes.join(" ")}`,
