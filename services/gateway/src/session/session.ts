@@ -2,17 +2,18 @@
  * What happens when a socket connects: it joins its user's room and the rooms of every conversation of
  * the user, then gets `session:ready`.
  */
+import { Types } from "mongoose";
+
 import { conversationRoom, userRoom } from "@parley/shared/events";
 import type { Logger } from "@parley/shared/logger";
-import type { ConversationCache } from "@parley/shared/messages/conversation-cache";
+import type { Models } from "@parley/shared/models";
 
 import type { GatewayFeature } from "../lib/feature.js";
 import type { GatewaySocket } from "../lib/types.js";
 
 export interface SessionDeps {
   node: string;
-  /** The user's conversations come from its Redis index (MongoDB on a miss). */
-  cache: Pick<ConversationCache, "conversationsOf">;
+  models: Pick<Models, "Conversation">;
   /** Their `onSession` hooks run once the rooms are joined, before `session:ready`. */
   features: readonly GatewayFeature[];
   log: Logger;
@@ -24,13 +25,14 @@ const LOOKUP_ATTEMPTS = 3;
  * Joins the user room before reading the user's conversations: a conversation created meanwhile is
  * either in the read, or its `socketsJoin` (sent by the API to the user room) reaches this socket.
  */
-export async function startSession(socket: GatewaySocket, { node, cache, features, log }: SessionDeps): Promise<void> {
+export async function startSession(socket: GatewaySocket, { node, models, features, log }: SessionDeps): Promise<void> {
   const { userId } = socket.data;
   await socket.join(userRoom(userId));
   let conversationIds: string[] | undefined;
   for (let attempt = 1; conversationIds === undefined; attempt++) {
     try {
-      conversationIds = await cache.conversationsOf(userId);
+      const docs = await models.Conversation.find({ members: new Types.ObjectId(userId) }, { _id: 1 }).lean();
+      conversationIds = docs.map((doc) => doc._id.toHexString());
     } catch (err) {
       if (attempt >= LOOKUP_ATTEMPTS) throw err;
       log.warn({ err, attempt, userId }, "conversation lookup failed, retrying");
