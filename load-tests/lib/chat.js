@@ -47,6 +47,20 @@ export const CLIENT_SPEC = {
 };
 
 /**
+ * The group-chat workload of scenarios/chat.js, also driven by scenarios/reconnect.js: CONVERSATIONS
+ * groups of MEMBERS, each member sending RATE msgs/s for DURATION after a RAMP, with the client settings.
+ */
+export const GROUP_CHAT_SPEC = {
+  CONVERSATIONS: { type: "int", default: 20, min: 1 },
+  MEMBERS: { type: "int", default: 5, min: 2, max: 1000 },
+  RATE: { type: "number", default: 1, min: 0 },
+  DURATION: { type: "duration", default: 60_000, min: 1_000 },
+  RAMP: { type: "duration", default: 10_000 },
+  VUS: { type: "int", default: (v) => defaultVus(v.CONVERSATIONS * v.MEMBERS), min: 1 },
+  ...CLIENT_SPEC,
+};
+
+/**
  * The plan of {@link runChatVU} from a scenario's environment: `env` holds SOCKET_URL, VUS, RAMP,
  * DRAIN and {@link CLIENT_SPEC}; `shape` what differs between scenarios (sockets, send window, rate,
  * and any option of the plan).

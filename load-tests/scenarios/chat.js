@@ -31,19 +31,13 @@
  * Rate limits: the cluster allows 10 messages per second per user (bursts of 50). Above RATE=10, run
  * the cluster with RATE_LIMITS_ENABLED=false, or the excess counts as send errors (RATE_LIMITED).
  */
-import { CLIENT_SPEC, chatOptions, chatPlan, chatSetup, chatThresholds, defaultVus, runChatVU } from "../lib/chat.js";
+import { GROUP_CHAT_SPEC, chatOptions, chatPlan, chatSetup, chatThresholds, runChatVU } from "../lib/chat.js";
 import { TARGET_SPEC, readEnv } from "../lib/env.js";
 
 const env = readEnv({
   ...TARGET_SPEC,
-  CONVERSATIONS: { type: "int", default: 20, min: 1 },
-  MEMBERS: { type: "int", default: 5, min: 2, max: 1000 },
-  RATE: { type: "number", default: 1, min: 0 },
-  DURATION: { type: "duration", default: 60_000, min: 1_000 },
-  RAMP: { type: "duration", default: 10_000 },
+  ...GROUP_CHAT_SPEC,
   DRAIN: { type: "duration", default: 2_000 },
-  VUS: { type: "int", default: (v) => defaultVus(v.CONVERSATIONS * v.MEMBERS), min: 1 },
-  ...CLIENT_SPEC,
   DELIVERY_P99_MS: { type: "number", default: 200, min: 0 },
   MAX_ERROR_RATE: { type: "number", default: 0.01, min: 0, max: 1 },
   MAX_MISSED: { type: "int", default: 0, min: 0 },

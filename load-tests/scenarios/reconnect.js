@@ -21,19 +21,13 @@
  *   MAX_ERROR_RATE          0.01    threshold: send_errors, connect_failures, reconnect_failures rates
  *   MAX_MISSED              0       threshold: missed count at most this; duplicates must be 0
  */
-import { CLIENT_SPEC, chatOptions, chatPlan, chatSetup, chatThresholds, defaultVus, runChatVU } from "../lib/chat.js";
+import { GROUP_CHAT_SPEC, chatOptions, chatPlan, chatSetup, chatThresholds, runChatVU } from "../lib/chat.js";
 import { TARGET_SPEC, readEnv } from "../lib/env.js";
 
 const env = readEnv({
   ...TARGET_SPEC,
-  CONVERSATIONS: { type: "int", default: 20, min: 1 },
-  MEMBERS: { type: "int", default: 5, min: 2, max: 1000 },
-  RATE: { type: "number", default: 1, min: 0 },
-  DURATION: { type: "duration", default: 60_000, min: 1_000 },
-  RAMP: { type: "duration", default: 10_000 },
+  ...GROUP_CHAT_SPEC,
   DRAIN: { type: "duration", default: 3_000 },
-  VUS: { type: "int", default: (v) => defaultVus(v.CONVERSATIONS * v.MEMBERS), min: 1 },
-  ...CLIENT_SPEC,
   DROP_SHARE: { type: "number", default: 0.05, min: 0, max: 1 },
   RECONNECT_MIN_DELAY_MS: { type: "int", default: 100, min: 0 },
   RECONNECT_MAX_DELAY_MS: { type: "int", default: 1_000, min: 0 },
