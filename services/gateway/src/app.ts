@@ -161,7 +161,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   io.on("connection", (socket) => {
     const socketLog = log.child({ socketId: socket.id, userId: socket.data.userId });
     for (const feature of features) feature.onConnection?.(socket);
-    startSession(socket, { node, models, features, log: socketLog }).catch((err: unknown) => {
+    startSession(socket, { node, cache, features, log: socketLog }).catch((err: unknown) => {
       socketLog.error({ err }, "session setup failed, disconnecting");
       socket.emit("error", { code: "UNAVAILABLE", message: "Session setup failed, reconnect shortly", event: "session" });
       socket.disconnect(true);

@@ -27,6 +27,16 @@ export interface RedisKeys {
   conversationDelivered(conversationId: string): string;
   /** The message a sender's clientMsgId produced (string, message JSON, with a TTL). */
   clientMsgId(conversationId: string, senderId: string, clientMsgId: string): string;
+  /**
+   * Cached ids of the conversations a user is a member of (set, with a TTL); absent while empty. Cached at
+   * all iff the `loaded` field of {@link userConversationsState} is set.
+   */
+  userConversations(userId: string): string;
+  /**
+   * State of {@link userConversations} (hash: `loaded`, and `gen`, raised by every membership change of
+   * the user, so that a load that raced a change is never cached).
+   */
+  userConversationsState(userId: string): string;
   /** A user's live sockets (hash: `<node>|<socketId>` → connected-at ms). Online iff not empty. */
   userConnections(userId: string): string;
   /** When the user's last socket disconnected (string, ISO). */
@@ -58,6 +68,8 @@ export function redisKeys(prefix: string): RedisKeys {
     conversationRead: (id) => `${conversation(id)}:read`,
     conversationDelivered: (id) => `${conversation(id)}:delivered`,
     clientMsgId: (id, senderId, clientMsgId) => `${conversation(id)}:cmid:${senderId}:${clientMsgId}`,
+    userConversations: (id) => `${user(id)}:convs`,
+    userConversationsState: (id) => `${user(id)}:convs:state`,
     userConnections: (id) => `${user(id)}:conns`,
     userLastSeen: (id) => `${user(id)}:seen`,
     userCall: (id) => `${user(id)}:call`,

@@ -54,15 +54,24 @@ export async function requireUsers(models: Pick<Models, "User">, userIds: readon
 
 /**
  * Makes the cache agree with a conversation's membership as just written to MongoDB, so that gateways
- * authorize sends against it without reading MongoDB. Returns the conversation's wire form.
+ * authorize sends against it without reading MongoDB, and drops the cached conversation lists of the
+ * users whose membership changed (`changedUserIds`), so that their next socket joins the right rooms.
+ * Returns the conversation's wire form.
  */
-export async function storeMembership(deps: Pick<ConversationDeps, "cache">, doc: ConversationDoc): Promise<Conversation> {
-  await deps.cache.store({
-    id: hex(doc._id),
-    members: doc.members.map(hex),
-    membersVersion: doc.membersVersion,
-    lastSeq: doc.lastSeq,
-  });
+export async function storeMembership(
+  deps: Pick<ConversationDeps, "cache">,
+  doc: ConversationDoc,
+  changedUserIds: readonly string[],
+): Promise<Conversation> {
+  await Promise.all([
+    deps.cache.store({
+      id: hex(doc._id),
+      members: doc.members.map(hex),
+      membersVersion: doc.membersVersion,
+      lastSeq: doc.lastSeq,
+    }),
+    deps.cache.forgetConversationsOf(changedUserIds),
+  ]);
   return conversationToWire(doc);
 }
 
@@ -115,7 +124,7 @@ export async function createDirectConversation(
     if (!winner) throw err;
     return { conversation: conversationToWire(winner), created: false };
   }
-  const conversation = await storeMembership(deps, doc);
+  const conversation = await storeMembership(deps, doc, doc.members.map(hex));
   deps.events.membersJoined(conversation, conversation.members);
   return { conversation, created: true };
 }
@@ -143,7 +152,8 @@ export async function createGroupConversation(
     admins: [creator],
     createdBy: creator,
   });
-  const conversation = await storeMembership(deps, created.toObject());
+  const stored = created.toObject();
+  const conversation = await storeMembership(deps, stored, stored.members.map(hex));
   deps.events.membersJoined(conversation, conversation.members);
   return conversation;
 }

@@ -45,7 +45,7 @@ export async function addMembers(
   const current = new Set(doc.members.map((m) => m.toHexString()));
   const added = [...new Set(userIds)].filter((id) => !current.has(id));
   // Nothing new: also rewrites the cache, which repairs it if the previous attempt failed after its write.
-  if (added.length === 0) return storeMembership(deps, doc);
+  if (added.length === 0) return storeMembership(deps, doc, userIds);
   if (current.size + added.length > MAX_GROUP_MEMBERS) {
     throw new ValidationError(`A group has at most ${MAX_GROUP_MEMBERS} members`, [
       { path: "userIds", message: `must leave the group at most ${MAX_GROUP_MEMBERS} members` },
@@ -66,7 +66,7 @@ export async function addMembers(
     .lean<ConversationDoc>()
     .exec();
   if (!updated) throw new ConflictError("The conversation changed meanwhile; try again");
-  const conversation = await storeMembership(deps, updated);
+  const conversation = await storeMembership(deps, updated, added);
   deps.events.membersJoined(conversation, added);
   return conversation;
 }
@@ -92,7 +92,7 @@ export async function removeMember(
   if (!leaving && !isAdmin(doc, callerId)) throw new ForbiddenError("Only an admin can remove other members");
   if (!doc.members.some((m) => m.equals(userId))) {
     // Likely a retry: rewriting the cache repairs it if the first attempt failed after its MongoDB write.
-    await storeMembership(deps, doc);
+    await storeMembership(deps, doc, [userId]);
     throw new NotFoundError("That user is not a member of this conversation");
   }
 
@@ -119,7 +119,7 @@ export async function removeMember(
       .exec();
     updated = promoted ?? (await Conversation.findById(doc._id).lean<ConversationDoc>().exec()) ?? updated;
   }
-  const conversation = await storeMembership(deps, updated);
+  const conversation = await storeMembership(deps, updated, [userId]);
   deps.events.memberLeft(conversation, userId);
   return conversation;
 }

@@ -11,8 +11,6 @@
  */
 import { randomBytes } from "node:crypto";
 
-import { Types } from "mongoose";
-
 import { conversationRoom, userRoom } from "@parley/shared/events";
 import type { Presence } from "@parley/shared/schemas";
 import { readPresence } from "@parley/shared/presence";
@@ -49,7 +47,7 @@ interface LocalSocket extends SocketRef {
 }
 
 export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}): GatewayFeature {
-  const { io, config, log, redis, keys, models, queue, onEvent } = ctx;
+  const { io, config, log, redis, keys, cache, queue, onEvent } = ctx;
   checkPresenceConfig(config);
   const store = new PresenceStore(redis, keys);
   const sockets = new Map<string, LocalSocket>();
@@ -187,8 +185,8 @@ export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}):
   };
 
   /**
-   * The conversation rooms of each user, from MongoDB (a dead node's sockets took theirs along). Looked up
-   * before the users are reaped, so that an offline update leaves right after the change it announces
+   * The conversation rooms of each user, from their cached conversations (a dead node's sockets took
+   * theirs along). Looked up before the users are reaped, so that an offline update leaves right after the change it announces
    * and cannot overtake a newer online update. Undefined for a user whose lookup failed.
    */
   const lookupRooms = async (userIds: readonly string[]) => {
@@ -197,8 +195,7 @@ export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}):
       await Promise.all(
         userIds.slice(i, i + REAP_LOOKUP_CONCURRENCY).map(async (userId) => {
           try {
-            const docs = await models.Conversation.find({ members: new Types.ObjectId(userId) }, { _id: 1 }).lean();
-            rooms.set(userId, docs.map((d) => conversationRoom(d._id.toHexString())));
+            rooms.set(userId, (await cache.conversationsOf(userId)).map(conversationRoom));
           } catch (err) {
             log.error({ err, userId }, "conversations of a reaped user not found, its presence:update will not be sent");
           }

@@ -2,18 +2,17 @@
  * What happens when a socket connects: it joins its user's room and the rooms of every conversation of
  * the user, then gets `session:ready`.
  */
-import { Types } from "mongoose";
-
 import { conversationRoom, userRoom } from "@parley/shared/events";
 import type { Logger } from "@parley/shared/logger";
-import type { Models } from "@parley/shared/models";
+import type { ConversationCache } from "@parley/shared/messages/conversation-cache";
 
 import type { GatewayFeature } from "../lib/feature.js";
 import type { GatewaySocket } from "../lib/types.js";
 
 export interface SessionDeps {
   node: string;
-  models: Pick<Models, "Conversation">;
+  /** The user's conversations come from its Redis index (MongoDB on a miss). */
+  cache: Pick<ConversationCache, "conversationsOf">;
   /** Their `onSession` hooks run once the rooms are joined, before `session:ready`. */
   features: readonly GatewayFeature[];
   log: Logger;
@@ -25,14 +24,13 @@ const LOOKUP_ATTEMPTS = 3;
  * Joins the user room before reading the user's conversations: a conversation created meanwhile is
  * either in the read, or its `socketsJoin` (sent by the API to the user room) reaches this socket.
  */
-export async function startSession(socket: GatewaySocket, { node, models, features, log }: SessionDeps): Promise<void> {
+export async function startSession(socket: GatewaySocket, { node, cache, features, log }: SessionDeps): Promise<void> {
   const { userId } = socket.data;
   await socket.join(userRoom(userId));
   let conversationIds: string[] | undefined;
   for (let attempt = 1; conversationIds === undefined; attempt++) {
     try {
-      const docs = await models.Conversation.find({ members: new Types.ObjectId(userId) }, { _id: 1 }).lean();
-      conversationIds = docs.map((doc) => doc._id.toHexString());
+      conversationIds = await cache.conversationsOf(userId);
     } catch (err) {
       if (attempt >= LOOKUP_ATTEMPTS) throw err;
       log.warn({ err, attempt, userId }, "conversation lookup failed, retrying");

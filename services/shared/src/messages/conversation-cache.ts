@@ -1,7 +1,8 @@
 /**
  * The Redis cache of each conversation's members and seq counter, which lets a send be checked and
- * numbered in one Redis step with no MongoDB read. MongoDB is the source of truth; the cache is filled
- * from it on a miss and replaced on every membership change.
+ * numbered in one Redis step with no MongoDB read, and of each user's conversations, which a connecting
+ * socket joins without a MongoDB query. MongoDB is the source of truth; the cache is filled from it on a
+ * miss and replaced (members) or dropped (a user's conversations) on every membership change.
  */
 import { randomUUID } from "node:crypto";
 
@@ -43,6 +44,66 @@ end
 return 1
 `,
 );
+
+/**
+ * A user's cached conversations: `{1, ids}` when cached, else `{0, gen}` with the generation a load must
+ * hand back to {@link storeUserConversationsScript}.
+ *
+ * KEYS: user conversations, their state.
+ */
+const userConversationsScript = new Script<[1, string[]] | [0, string]>(
+  "user-conversations",
+  `
+if redis.call('HGET', KEYS[2], 'loaded') then
+  return {1, redis.call('SMEMBERS', KEYS[1])}
+end
+return {0, redis.call('HGET', KEYS[2], 'gen') or '0'}
+`,
+);
+
+/**
+ * Caches a user's conversations loaded from MongoDB, unless a membership change of the user happened since
+ * the load began (the generation moved on): that load may predate the change. Returns 1 if cached.
+ *
+ * KEYS: user conversations, their state. ARGV: generation read before the load, TTL seconds, ids….
+ */
+const storeUserConversationsScript = new Script<number>(
+  "store-user-conversations",
+  `
+if (redis.call('HGET', KEYS[2], 'gen') or '0') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+for i = 3, #ARGV, 1000 do
+  redis.call('SADD', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('HSET', KEYS[2], 'loaded', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+`,
+);
+
+/**
+ * Drops a user's cached conversations after a membership change of the user, and moves the generation on
+ * so that a load that began before the change is not cached either.
+ *
+ * KEYS: user conversations, their state. ARGV: TTL seconds.
+ */
+const forgetUserConversationsScript = new Script<number>(
+  "forget-user-conversations",
+  `
+redis.call('DEL', KEYS[1])
+redis.call('HDEL', KEYS[2], 'loaded')
+redis.call('HINCRBY', KEYS[2], 'gen', 1)
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return 1
+`,
+);
+
+/**
+ * How long a user's conversations stay cached: a bound on how stale they can be if a membership change
+ * could not drop them (Redis failed right after MongoDB's write), and on the memory of idle users.
+ */
+const USER_CONVERSATIONS_TTL_SECONDS = 3600;
 
 /** 1 if ARGV[1] is in the member set KEYS[1], 0 if not, -1 if the membership (version KEYS[2]) is not cached. */
 const isMemberScript = new Script<number>(
@@ -170,5 +231,36 @@ export class ConversationCache {
       reply = await isMemberScript.run(this.redis, keys, [userId]);
     }
     return reply === 1;
+  }
+
+  /**
+   * Ids of the conversations `userId` is a member of: from Redis, or from MongoDB on a miss (then cached,
+   * unless a membership change of the user raced the load).
+   */
+  async conversationsOf(userId: string): Promise<string[]> {
+    const keys = [this.keys.userConversations(userId), this.keys.userConversationsState(userId)];
+    const [cached, value] = await userConversationsScript.run(this.redis, keys, []);
+    if (cached === 1) return value;
+    const docs = await this.models.Conversation.find({ members: new Types.ObjectId(userId) }, { _id: 1 }).lean();
+    const ids = docs.map((doc) => doc._id.toHexString());
+    await storeUserConversationsScript.run(this.redis, keys, [value, USER_CONVERSATIONS_TTL_SECONDS, ...ids]);
+    return ids;
+  }
+
+  /**
+   * Drops the cached conversations of `userIds` after their membership changed in MongoDB (call it after
+   * the write): their next {@link conversationsOf} reads MongoDB again.
+   */
+  async forgetConversationsOf(userIds: readonly string[]): Promise<void> {
+    // One script per user: each touches only its user's slot on a Redis Cluster.
+    await Promise.all(
+      userIds.map((userId) =>
+        forgetUserConversationsScript.run(
+          this.redis,
+          [this.keys.userConversations(userId), this.keys.userConversationsState(userId)],
+          [USER_CONVERSATIONS_TTL_SECONDS],
+        ),
+      ),
+    );
   }
 }
