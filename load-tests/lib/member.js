@@ -110,7 +110,9 @@ export class ChatMember {
         else resolve();
       };
       const timer = setTimeout(() => {
-        finish(Object.assign(new Error(`no session:ready within ${this.options.connectTimeoutMs} ms`), { code: "TIMEOUT" }));
+        // Which step never came: the Socket.IO connect (`40`), or the session after it.
+        const step = this.client.connected ? `connected as ${this.client.socketId}, no session:ready` : "no Socket.IO connect";
+        finish(Object.assign(new Error(`user ${this.user.id}: ${step} within ${this.options.connectTimeoutMs} ms`), { code: "TIMEOUT" }));
       }, this.options.connectTimeoutMs);
       const waiter = { resolve: () => finish() };
       this.readyWaiter = waiter;

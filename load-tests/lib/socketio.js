@@ -21,11 +21,21 @@
  *
  * A namespace other than "/" sits between the type and the id (`42/admin,7["event"]`); the parser
  * understands it, the client only talks to "/".
+ *
+ * The client sends `40` as soon as the WebSocket is open, without waiting for the server's Engine.IO
+ * open packet, which the server sends at once on the upgrade. k6 (v2.2.0, k6/websockets) starts
+ * reading a connection before it queues the `open` event, and drops any frame read in between: now
+ * and then the open packet is lost. The server reads `40` either way; the open packet only brings
+ * the heartbeat's timings and `maxPayload`, for which the client keeps Socket.IO's defaults until it
+ * comes.
  */
 import { WebSocket } from "k6/websockets";
 
 /** Engine.IO packet types: the first character of every frame. */
 export const EIO = { OPEN: "0", CLOSE: "1", PING: "2", PONG: "3", MESSAGE: "4", UPGRADE: "5", NOOP: "6" };
+/** Socket.IO's default pingInterval + pingTimeout, until the server's open packet says otherwise. */
+const DEFAULT_PING_WINDOW_MS = 25_000 + 20_000;
+
 /** Socket.IO packet types: the character after Engine.IO's `4`. */
 export const SIO = { CONNECT: 0, DISCONNECT: 1, EVENT: 2, ACK: 3, CONNECT_ERROR: 4, BINARY_EVENT: 5, BINARY_ACK: 6 };
 
@@ -118,6 +128,7 @@ export class SocketIoClient {
     this.sid = undefined;
     this.connected = false;
     this.receivedAt = 0;
+    this.pingWindowMs = DEFAULT_PING_WINDOW_MS;
     this.maxPayload = Infinity;
     this.closedByUser = false;
     this.reconnectAttempt = 0;
@@ -219,6 +230,11 @@ export class SocketIoClient {
       return;
     }
     this.ws = ws;
+    ws.addEventListener("open", () => {
+      if (this.ws !== ws) return;
+      this.armHeartbeat();
+      this.send(encodePacket(SIO.CONNECT, this.options.auth));
+    });
     ws.addEventListener("message", (e) => {
       if (this.ws !== ws) return;
       try {
@@ -252,11 +268,11 @@ export class SocketIoClient {
         this.send(EIO.PONG);
         return this.armHeartbeat();
       case EIO.OPEN:
+        // `40` went out with the WebSocket's open event (see the module comment).
         this.sid = frame.data.sid;
         this.pingWindowMs = frame.data.pingInterval + frame.data.pingTimeout;
         this.maxPayload = frame.data.maxPayload ?? Infinity;
-        this.armHeartbeat();
-        return this.send(encodePacket(SIO.CONNECT, this.options.auth));
+        return this.armHeartbeat();
       case EIO.CLOSE:
         this.teardown("transport close");
         return this.scheduleReconnect();
@@ -332,7 +348,6 @@ export class SocketIoClient {
   /** The server pings every pingInterval; silence beyond pingInterval + pingTimeout means a dead link. */
   armHeartbeat() {
     clearTimeout(this.heartbeat);
-    if (!this.pingWindowMs) return;
     this.heartbeat = setTimeout(() => {
       this.teardown("ping timeout");
       this.scheduleReconnect();

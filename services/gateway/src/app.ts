@@ -160,6 +160,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   io.use(authenticate({ secret: config.JWT_SECRET, models, log }));
   io.on("connection", (socket) => {
     const socketLog = log.child({ socketId: socket.id, userId: socket.data.userId });
+    socketLog.debug({ transport: socket.conn.transport.name }, "socket connected");
+    socket.on("disconnect", (reason) => socketLog.debug({ reason }, "socket disconnected"));
     for (const feature of features) feature.onConnection?.(socket);
     startSession(socket, { node, cache, features, log: socketLog }).catch((err: unknown) => {
       socketLog.error({ err }, "session setup failed, disconnecting");

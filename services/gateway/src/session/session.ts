@@ -26,6 +26,7 @@ const LOOKUP_ATTEMPTS = 3;
  */
 export async function startSession(socket: GatewaySocket, { node, cache, features, log }: SessionDeps): Promise<void> {
   const { userId } = socket.data;
+  const started = performance.now();
   await socket.join(userRoom(userId));
   let conversationIds: string[] | undefined;
   for (let attempt = 1; conversationIds === undefined; attempt++) {
@@ -37,7 +38,10 @@ export async function startSession(socket: GatewaySocket, { node, cache, feature
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     }
   }
-  if (socket.disconnected) return;
+  if (socket.disconnected) {
+    log.debug("socket left during session setup");
+    return;
+  }
   await socket.join(conversationIds.map(conversationRoom));
   for (const feature of features) {
     try {
@@ -46,6 +50,10 @@ export async function startSession(socket: GatewaySocket, { node, cache, feature
       log.error({ err, feature: feature.name }, "session hook failed");
     }
   }
-  if (socket.disconnected) return;
+  if (socket.disconnected) {
+    log.debug("socket left during session setup");
+    return;
+  }
   socket.emit("session:ready", { userId, node });
+  log.debug({ conversations: conversationIds.length, ms: Math.round(performance.now() - started) }, "session ready");
 }
