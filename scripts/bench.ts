@@ -20,6 +20,8 @@
  *   --no-half                          skip the half-load runs
  *   --persistence 10m                  length of the persistence run (0: skip)
  *   --capacity 20000 --capacity-hold 60s --capacity-ramp 100s   the capacity run (0 sockets: skip)
+ *   --heap-snapshots                   the capacity run also writes a heap snapshot of each gateway,
+ *                                      idle and holding its sockets (compare them with heap-diff.ts)
  *   --find-load                        instead of the report: step (b)'s load up to saturation
  *   --profile                          record a CPU profile of every gateway of (a) (`node --cpu-prof`) and
  *                                      60 s of (a)'s FerretDB (Go pprof) during its last run
@@ -58,6 +60,7 @@ const { values: args } = parseArgs({
     capacity: { type: "string", default: "20000" },
     "capacity-hold": { type: "string", default: "60s" },
     "capacity-ramp": { type: "string", default: "100s" },
+    "heap-snapshots": { type: "boolean", default: false },
     "find-load": { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
     env: { type: "string", multiple: true, default: [] },
@@ -303,6 +306,7 @@ async function main(): Promise<void> {
         dir: join(runDir, "capacity"),
         mongoUrl,
         cores: machine.cores,
+        heapSnapshots: args["heap-snapshots"],
         progress: log,
       });
       log(

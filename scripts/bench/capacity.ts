@@ -41,6 +41,8 @@ export interface CapacityOptions {
   dir: string;
   mongoUrl?: string | undefined;
   cores: number;
+  /** Write a heap snapshot of each gateway with each of the run's two heap readings (into `dir`). */
+  heapSnapshots?: boolean;
   progress?: (line: string) => void;
 }
 
@@ -99,13 +101,16 @@ export async function runCapacity(options: CapacityOptions): Promise<CapacityRes
     mongoUrl: options.mongoUrl,
     nginxWorkers,
     gatewayNodeFlags: ["--expose-gc", "--import", GC_PRELOAD],
+    ...(options.heapSnapshots ? { env: { PARLEY_HEAP_SNAPSHOT_DIR: options.dir } } : {}),
   });
+  if (options.heapSnapshots) notes.push(`Heap snapshots of each gateway, idle then holding the sockets: ${options.dir}/gateway-<pid>-<n>.heapsnapshot.`);
   const gatewayPids = target.processes.filter((p) => p.name.startsWith("gateway")).map((p) => p.pid);
   /** Fully collects every gateway's garbage, then resolves with a scrape taken after it. */
   const afterFullGc = async (metrics: MetricsSampler): Promise<Scrape> => {
     for (const pid of gatewayPids) process.kill(pid, "SIGUSR2");
     const at = Date.now();
-    await delay(4500);
+    // A heap snapshot blocks the gateway for seconds: give it the time before reading the heap.
+    await delay(options.heapSnapshots ? 20_000 : 4500);
     return metrics.scrapes.find((s) => s.at > at + 500) ?? metrics.scrapes.at(-1)!;
   };
   try {
