@@ -27,7 +27,7 @@ import type { GatewayServer } from "./lib/types.js";
 import { RECONNECT_SETTLE_MS, closeSocketsGradually, refuseNewSessionsWhile } from "./lib/drain.js";
 import type { FeatureContext, GatewayFeature } from "./lib/feature.js";
 import { createEventLimiter } from "./limits/event-limits.js";
-import { createOnEvent } from "./lib/on-event.js";
+import { createEventDispatcher } from "./lib/on-event.js";
 import { instrumentServer } from "./lib/server-metrics.js";
 import { GatewayMetrics } from "./metrics.js";
 import { messagesFeature } from "./messages/messages.feature.js";
@@ -110,7 +110,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 
   const keys = redisKeys(config.REDIS_PREFIX);
-  const onEvent = createOnEvent({ log, metrics, limiter: createEventLimiter({ redis: deps.redis, keys, config, log }) });
+  const events = createEventDispatcher({ log, metrics, limiter: createEventLimiter({ redis: deps.redis, keys, config, log }) });
   const cache = new ConversationCache(deps.redis, keys, models);
   const pipeline = new MessagePipeline({
     redis: deps.redis,
@@ -142,7 +142,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     cache,
     pipeline,
     health: deps.health,
-    onEvent,
+    onEvent: events.onEvent,
   };
   // Calls end the calls of sockets that presence finds gone with a dead gateway.
   const calls = callsFeature(context);
@@ -160,8 +160,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
   io.use(authenticate({ secret: config.JWT_SECRET, models, log }));
   io.on("connection", (socket) => {
     const socketLog = log.child({ socketId: socket.id, userId: socket.data.userId });
-    socketLog.debug({ transport: socket.conn.transport.name }, "socket connected");
-    socket.on("disconnect", (reason) => socketLog.debug({ reason }, "socket disconnected"));
+    if (log.isLevelEnabled("debug")) {
+      socketLog.debug({ transport: socket.conn.transport.name }, "socket connected");
+      socket.on("disconnect", (reason) => socketLog.debug({ reason }, "socket disconnected"));
+    }
+    events.attach(socket);
     for (const feature of features) feature.onConnection?.(socket);
     startSession(socket, { node, cache, features, log: socketLog }).catch((err: unknown) => {
       socketLog.error({ err }, "session setup failed, disconnecting");

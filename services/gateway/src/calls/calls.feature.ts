@@ -145,72 +145,73 @@ export function callsFeature({ io, config, log, redis, keys, models, onEvent }: 
     }
   };
 
+  onEvent("call:initiate", async (socket, { calleeId, media }) => {
+    const { userId } = socket.data;
+    if (calleeId === userId) throw new ValidationError("You cannot call yourself", [{ path: "calleeId", message: "must not be the caller" }]);
+    await assertMayCall(userId, calleeId);
+    const callId = randomUUID();
+    await store.create({ callId, callerId: userId, calleeId, callerSocket: socket.id, media }, {
+      ringTimeoutMs: config.CALL_RING_TIMEOUT_MS,
+      ttlMs: config.CALL_RING_TIMEOUT_MS + ttlMs,
+    });
+    local.set(callId, { socketId: socket.id, callerId: userId, calleeId });
+    if (socket.disconnected) {
+      await partyGone(callId, userId, socket.id);
+      return { callId };
+    }
+    io.to(userRoom(calleeId)).emit("call:incoming", { callId, callerId: userId, media });
+    return { callId };
+  });
+
+  onEvent("call:offer", async (socket, { callId, sdp }) => {
+    const call = await transition(callId, "offer", socket.data.userId, socket.id);
+    callee(call).emit("call:offer", { callId, sdp });
+    return {};
+  });
+
+  onEvent("call:answer", async (socket, { callId, sdp }) => {
+    const { userId } = socket.data;
+    const call = await transition(callId, "answer", userId, socket.id);
+    if (call.outcome === "ANSWERED") {
+      local.set(callId, { socketId: socket.id, callerId: call.callerId, calleeId: call.calleeId });
+      await store.unschedule(callId).catch((err: unknown) => log.error({ err, callId }, "answered call still scheduled"));
+      io.to(userRoom(call.calleeId)).except(socket.id).emit("call:answered-elsewhere", { callId });
+      if (socket.disconnected) {
+        // It disconnected before it became the callee's socket of record: end the call as its disconnect would have.
+        await partyGone(callId, userId, socket.id);
+        return {};
+      }
+    }
+    io.to(call.callerSocket).emit("call:answer", { callId, sdp });
+    return {};
+  });
+
+  onEvent("call:ice-candidate", async (socket, { callId, candidate }) => {
+    const call = await transition(callId, "ice", socket.data.userId, socket.id);
+    otherParty(call).emit("call:ice-candidate", { callId, candidate });
+    return {};
+  });
+
+  onEvent("call:reject", async (socket, { callId }) => {
+    await rejected(await transition(callId, "reject", socket.data.userId, socket.id), socket.id);
+    return {};
+  });
+
+  onEvent("call:cancel", async (socket, { callId }) => {
+    await cancelled(await transition(callId, "cancel", socket.data.userId, socket.id));
+    return {};
+  });
+
+  onEvent("call:end", async (socket, { callId }) => {
+    const call = await transition(callId, "end", socket.data.userId, socket.id);
+    // Ending a call that still rings is a cancel (caller) or a decline (callee).
+    if (call.state === "ringing") await (call.role === "caller" ? cancelled(call) : rejected(call, socket.id));
+    else await ended(call, () => otherParty(call).emit("call:ended", { callId, reason: "hangup" }));
+    return {};
+  });
+
   const register = (socket: GatewaySocket) => {
     const { userId } = socket.data;
-
-    onEvent(socket, "call:initiate", async ({ calleeId, media }) => {
-      if (calleeId === userId) throw new ValidationError("You cannot call yourself", [{ path: "calleeId", message: "must not be the caller" }]);
-      await assertMayCall(userId, calleeId);
-      const callId = randomUUID();
-      await store.create({ callId, callerId: userId, calleeId, callerSocket: socket.id, media }, {
-        ringTimeoutMs: config.CALL_RING_TIMEOUT_MS,
-        ttlMs: config.CALL_RING_TIMEOUT_MS + ttlMs,
-      });
-      local.set(callId, { socketId: socket.id, callerId: userId, calleeId });
-      if (socket.disconnected) {
-        await partyGone(callId, userId, socket.id);
-        return { callId };
-      }
-      io.to(userRoom(calleeId)).emit("call:incoming", { callId, callerId: userId, media });
-      return { callId };
-    });
-
-    onEvent(socket, "call:offer", async ({ callId, sdp }) => {
-      const call = await transition(callId, "offer", userId, socket.id);
-      callee(call).emit("call:offer", { callId, sdp });
-      return {};
-    });
-
-    onEvent(socket, "call:answer", async ({ callId, sdp }) => {
-      const call = await transition(callId, "answer", userId, socket.id);
-      if (call.outcome === "ANSWERED") {
-        local.set(callId, { socketId: socket.id, callerId: call.callerId, calleeId: call.calleeId });
-        await store.unschedule(callId).catch((err: unknown) => log.error({ err, callId }, "answered call still scheduled"));
-        io.to(userRoom(call.calleeId)).except(socket.id).emit("call:answered-elsewhere", { callId });
-        if (socket.disconnected) {
-          // It disconnected before it became the callee's socket of record: end the call as its disconnect would have.
-          await partyGone(callId, userId, socket.id);
-          return {};
-        }
-      }
-      io.to(call.callerSocket).emit("call:answer", { callId, sdp });
-      return {};
-    });
-
-    onEvent(socket, "call:ice-candidate", async ({ callId, candidate }) => {
-      const call = await transition(callId, "ice", userId, socket.id);
-      otherParty(call).emit("call:ice-candidate", { callId, candidate });
-      return {};
-    });
-
-    onEvent(socket, "call:reject", async ({ callId }) => {
-      await rejected(await transition(callId, "reject", userId, socket.id), socket.id);
-      return {};
-    });
-
-    onEvent(socket, "call:cancel", async ({ callId }) => {
-      await cancelled(await transition(callId, "cancel", userId, socket.id));
-      return {};
-    });
-
-    onEvent(socket, "call:end", async ({ callId }) => {
-      const call = await transition(callId, "end", userId, socket.id);
-      // Ending a call that still rings is a cancel (caller) or a decline (callee).
-      if (call.state === "ringing") await (call.role === "caller" ? cancelled(call) : rejected(call, socket.id));
-      else await ended(call, () => otherParty(call).emit("call:ended", { callId, reason: "hangup" }));
-      return {};
-    });
-
     socket.on("disconnect", () => {
       for (const [callId, party] of local) {
         if (party.socketId !== socket.id) continue;

@@ -1,6 +1,7 @@
 /**
- * A gateway feature (messages, presence, typing, receipts, calls…): a module that adds event handlers to
- * each socket and may run background work. `createGateway` builds every feature from one shared
+ * A gateway feature (messages, presence, typing, receipts, calls…): a module that registers handlers of
+ * client events (once, for every socket, through `onEvent`), may hook each socket's lifecycle, and may
+ * run background work. `createGateway` builds every feature from one shared
  * context and drives their lifecycle, so features never import one another.
  */
 import type { Health } from "@parley/shared/lifecycle";
@@ -31,7 +32,7 @@ export interface FeatureContext {
   cache: ConversationCache;
   pipeline: MessagePipeline;
   health: Health;
-  /** Registers a client event handler, with rate limiting, validation and answers. */
+  /** Registers the handler of a client event for every socket, with rate limiting, validation and answers. */
   onEvent: OnEvent;
 }
 
@@ -39,8 +40,8 @@ export interface GatewayFeature {
   /** Shown in logs. */
   name: string;
   /**
-   * A socket passed the handshake: register its event handlers (and its `disconnect` listener).
-   * Runs before the session is set up, so that no early event is missed.
+   * A socket passed the handshake, and its events already reach the handlers: add its `disconnect`
+   * listener or per-socket state. Runs before the session is set up.
    */
   onConnection?(socket: GatewaySocket): void;
   /**

@@ -23,7 +23,7 @@ import { closeAllClients, connectClient, type ClientSocket } from "../../../../t
 import { uniqueSuffix } from "../../../../test/helpers/env.js";
 import { nextEvent } from "../../../../test/helpers/events.js";
 import { useRedisServer } from "../../../../test/helpers/redis.js";
-import { createOnEvent } from "../lib/on-event.js";
+import { createEventDispatcher } from "../lib/on-event.js";
 import type { GatewayServer } from "../lib/types.js";
 import { EVENT_ACTIONS } from "./event-limits.js";
 
@@ -55,7 +55,7 @@ const nodes: TestNode[] = [];
 
 /**
  * A Socket.IO server on the Redis adapter whose sockets belong to `auth.userId`, with a counting
- * handler for every client event registered through `onEvent`, limited by `limiter`.
+ * handler for every client event registered through the event dispatcher, limited by `limiter`.
  */
 async function startNode(limiter: (redis: RedisClient) => RateLimiter, redisUrl = redisServer.url): Promise<TestNode> {
   const redis = createRedis(redisUrl, { name: "limits-cmd", log });
@@ -64,19 +64,20 @@ async function startNode(limiter: (redis: RedisClient) => RateLimiter, redisUrl 
   clients.push(redis, pub, sub);
   const httpServer = createServer();
   const io: GatewayServer = new Server(httpServer, { adapter: createAdapter(pub, sub) });
-  const onEvent = createOnEvent({ log, limiter: limiter(redis) });
+  const events = createEventDispatcher({ log, limiter: limiter(redis) });
   const calls = new Map<ClientEvent, number>();
+  for (const event of Object.keys(clientEventSchemas) as ClientEvent[]) {
+    events.onEvent(event, async () => {
+      calls.set(event, (calls.get(event) ?? 0) + 1);
+      return {} as never;
+    });
+  }
   io.use((socket, next) => {
     socket.data.userId = String((socket.handshake.auth as { userId?: unknown }).userId);
     next();
   });
   io.on("connection", (socket) => {
-    for (const event of Object.keys(clientEventSchemas) as ClientEvent[]) {
-      onEvent(socket, event, async () => {
-        calls.set(event, (calls.get(event) ?? 0) + 1);
-        return {} as never;
-      });
-    }
+    events.attach(socket);
     socket.emit("session:ready", { userId: socket.data.userId, node: "test" });
   });
   await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));

@@ -16,29 +16,23 @@ export function messagesFeature({ io, pipeline, cache, redis, keys, queue, confi
     publish: (change, exceptSocketId) => publishChange(io, change, exceptSocketId),
     overlayTtlSeconds: config.STREAM_TTL_SECONDS,
   });
-  return {
-    name: "messages",
-    onConnection(socket) {
-      const userId = socket.data.userId;
-      const origin = { socketId: socket.id };
-      onEvent(socket, "message:send", async (payload) => {
-        const { message } = await pipeline.send(userId, payload, origin);
-        return { message };
-      });
-      onEvent(socket, "message:edit", async (payload) => {
-        const { message } = await changes.edit(userId, payload, origin);
-        return { message };
-      });
-      onEvent(socket, "message:delete", async (payload) => {
-        const { message } = await changes.delete(userId, payload, origin);
-        return { message };
-      });
-      onEvent(socket, "message:react", async (payload) => {
-        const { message, added } = await changes.react(userId, payload, origin);
-        return { message, added };
-      });
-    },
-  };
+  onEvent("message:send", async (socket, payload) => {
+    const { message } = await pipeline.send(socket.data.userId, payload, { socketId: socket.id });
+    return { message };
+  });
+  onEvent("message:edit", async (socket, payload) => {
+    const { message } = await changes.edit(socket.data.userId, payload, { socketId: socket.id });
+    return { message };
+  });
+  onEvent("message:delete", async (socket, payload) => {
+    const { message } = await changes.delete(socket.data.userId, payload, { socketId: socket.id });
+    return { message };
+  });
+  onEvent("message:react", async (socket, payload) => {
+    const { message, added } = await changes.react(socket.data.userId, payload, { socketId: socket.id });
+    return { message, added };
+  });
+  return { name: "messages" };
 }
 
 /** Sends a change to every socket in its conversation's room, on every node, but the one that made it. */

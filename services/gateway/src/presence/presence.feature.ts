@@ -243,10 +243,11 @@ export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}):
     }
   };
 
+  onEvent("presence:query", async (_socket, { userIds }) => ({ presence: await readPresence(redis, keys, userIds) }));
+
   return {
     name: "presence",
     onConnection(socket) {
-      onEvent(socket, "presence:query", async ({ userIds }) => ({ presence: await readPresence(redis, keys, userIds) }));
       socket.on("disconnecting", () => {
         const entry = sockets.get(socket.id);
         if (!entry || stopping) return;

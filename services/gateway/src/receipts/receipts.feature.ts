@@ -14,7 +14,7 @@ import type { GatewayServer, GatewaySocket } from "../lib/types.js";
 export function receiptsFeature({ io, redis, keys, cache, queue, log, onEvent }: FeatureContext): GatewayFeature {
   const pointers = new PointerStore({ redis, keys, cache });
 
-  const handle = (socket: GatewaySocket, kind: PointerKind) => async (payload: { conversationId: string; seq: number }) => {
+  const handle = (kind: PointerKind) => async (socket: GatewaySocket, payload: { conversationId: string; seq: number }) => {
     const { conversationId } = payload;
     const userId = socket.data.userId;
     const move = await pointers.move(conversationId, userId, kind, payload.seq);
@@ -26,13 +26,9 @@ export function receiptsFeature({ io, redis, keys, cache, queue, log, onEvent }:
     return { seq: move.seq };
   };
 
-  return {
-    name: "receipts",
-    onConnection(socket) {
-      onEvent(socket, "conversation:delivered", handle(socket, "delivered"));
-      onEvent(socket, "conversation:read", handle(socket, "read"));
-    },
-  };
+  onEvent("conversation:delivered", handle("delivered"));
+  onEvent("conversation:read", handle("read"));
+  return { name: "receipts" };
 }
 
 type MoveOrigin = Omit<PointerMoved, "seq">;

@@ -5,15 +5,11 @@ import type { FeatureContext, GatewayFeature } from "../lib/feature.js";
 import { syncConversation } from "./recovery.js";
 
 export function syncFeature({ cache, pipeline, onEvent }: FeatureContext): GatewayFeature {
-  return {
-    name: "sync",
-    onConnection(socket) {
-      onEvent(socket, "sync", async (payload) => {
-        if (!(await cache.isMember(payload.conversationId, socket.data.userId))) {
-          throw new ForbiddenError("You are not a member of this conversation");
-        }
-        return syncConversation(pipeline.reader, payload);
-      });
-    },
-  };
+  onEvent("sync", async (socket, payload) => {
+    if (!(await cache.isMember(payload.conversationId, socket.data.userId))) {
+      throw new ForbiddenError("You are not a member of this conversation");
+    }
+    return syncConversation(pipeline.reader, payload);
+  });
+  return { name: "sync" };
 }

@@ -11,6 +11,7 @@ import { conversationRoom, userRoom } from "@parley/shared/events";
 import { ForbiddenError } from "@parley/shared/errors";
 
 import type { FeatureContext, GatewayFeature } from "../lib/feature.js";
+import type { GatewaySocket } from "../lib/types.js";
 
 interface SocketTyping {
   userId: string;
@@ -48,37 +49,39 @@ export function typingFeature({ io, config, cache, log, onEvent }: FeatureContex
     if (!(await cache.isMember(conversationId, userId))) throw new ForbiddenError("Not a member of this conversation");
   };
 
+  // One socket's typing events take effect in the order they were sent, whatever their membership
+  // checks cost (a quick start/stop pair must not end as "typing").
+  const queues = new WeakMap<GatewaySocket, Promise<unknown>>();
+  const inOrder = <T>(socket: GatewaySocket, handle: () => Promise<T>): Promise<T> => {
+    const done = (queues.get(socket) ?? Promise.resolve()).then(handle);
+    queues.set(socket, done.catch(() => {}));
+    return done;
+  };
+
+  onEvent("typing:start", (socket, { conversationId }) => inOrder(socket, async () => {
+    const { userId } = socket.data;
+    await assertMember(conversationId, userId);
+    if (socket.disconnected) return {};
+    let state = typing.get(socket.id);
+    if (!state) typing.set(socket.id, (state = { userId, timers: new Map() }));
+    const current = state.timers.get(conversationId);
+    const timer = setTimeout(() => stop(socket.id, conversationId), config.TYPING_TIMEOUT_MS);
+    timer.unref();
+    state.timers.set(conversationId, timer);
+    if (current) clearTimeout(current);
+    else announce(userId, conversationId, true);
+    return {};
+  }));
+  onEvent("typing:stop", (socket, { conversationId }) => inOrder(socket, async () => {
+    // Typing there was checked at its start; otherwise a stop changes nothing, for members only.
+    if (!typing.get(socket.id)?.timers.has(conversationId)) await assertMember(conversationId, socket.data.userId);
+    stop(socket.id, conversationId);
+    return {};
+  }));
+
   return {
     name: "typing",
     onConnection(socket) {
-      const { userId } = socket.data;
-      // One socket's typing events take effect in the order they were sent, whatever their membership
-      // checks cost (a quick start/stop pair must not end as "typing").
-      let queue: Promise<unknown> = Promise.resolve();
-      const inOrder = <T>(handle: () => Promise<T>): Promise<T> => {
-        const done = queue.then(handle);
-        queue = done.catch(() => {});
-        return done;
-      };
-      onEvent(socket, "typing:start", ({ conversationId }) => inOrder(async () => {
-        await assertMember(conversationId, userId);
-        if (socket.disconnected) return {};
-        let state = typing.get(socket.id);
-        if (!state) typing.set(socket.id, (state = { userId, timers: new Map() }));
-        const current = state.timers.get(conversationId);
-        const timer = setTimeout(() => stop(socket.id, conversationId), config.TYPING_TIMEOUT_MS);
-        timer.unref();
-        state.timers.set(conversationId, timer);
-        if (current) clearTimeout(current);
-        else announce(userId, conversationId, true);
-        return {};
-      }));
-      onEvent(socket, "typing:stop", ({ conversationId }) => inOrder(async () => {
-        // Typing there was checked at its start; otherwise a stop changes nothing, for members only.
-        if (!typing.get(socket.id)?.timers.has(conversationId)) await assertMember(conversationId, userId);
-        stop(socket.id, conversationId);
-        return {};
-      }));
       socket.on("disconnect", () => stopAll(socket.id));
     },
     async stop() {
