@@ -17,12 +17,27 @@ const fixture = useCluster("k6", { gateways: 2 });
 
 type Metrics = Record<string, Record<string, number>>;
 
+/**
+ * These tests check that the scripts speak the protocol and count right, not how fast the cluster is
+ * (that is `npm run bench`): the scenarios' latency thresholds are moved out of the way of a busy test
+ * machine, where another test file runs alongside. Whether a threshold fails a run is tested below
+ * with one that cannot hold.
+ */
+const LENIENT_LATENCY = {
+  DELIVERY_P99_MS: "5000",
+  CONNECT_P99_MS: "5000",
+  RECONNECT_P99_MS: "5000",
+  HISTORY_P95_MS: "5000",
+  HISTORY_P99_MS: "5000",
+  MAX_DRIFT_MS: "5000",
+};
+
 /** Runs `load-tests/scenarios/<scenario>.js` against the cluster; its exit code and summary metrics. */
 async function k6(scenario: string, env: Record<string, string>): Promise<{ exitCode: number | null; metrics: Metrics; log: string }> {
   const dir = testDir(`k6-${scenario}`);
   const run = runK6({
     scenario: join(ROOT, "load-tests/scenarios", `${scenario}.js`),
-    env: { TARGET: fixture.cluster.url, ...env },
+    env: { TARGET: fixture.cluster.url, ...LENIENT_LATENCY, ...env },
     summaryFile: join(dir, "summary.json"),
     logFile: join(dir, "k6.log"),
   });
