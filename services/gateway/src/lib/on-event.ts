@@ -53,7 +53,7 @@ type AnyHandler = (socket: GatewaySocket, payload: unknown) => Promise<object>;
  *
  * Handlers are registered once for all sockets, and a socket holds a single catch-all listener: no
  * listener and closure scope per event and socket, which with a dozen and a half events cost about
- * 3 KB of heap per connected socket (`npm run bench -- --heap-snapshots`).
+ * 4 KB of heap per connected socket (`npm run bench -- --heap-snapshots`).
  */
 export function createEventDispatcher({ log, limiter, metrics = new GatewayMetrics(new Registry()) }: OnEventDeps): EventDispatcher {
   const handlers = new Map<string, AnyHandler>();
