@@ -31,8 +31,6 @@ export interface PresenceHooks {
   onSocketsGone?(sockets: readonly SocketRef[]): Promise<void>;
 }
 
-/** Users whose conversations the reaper looks up in MongoDB at once. */
-const REAP_LOOKUP_CONCURRENCY = 50;
 /** Dead nodes one reaper claims per round. */
 const REAP_CLAIM_LIMIT = 10;
 
@@ -186,23 +184,18 @@ export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}):
 
   /**
    * The conversation rooms of each user, from their cached conversations (a dead node's sockets took
-   * theirs along). Looked up before the users are reaped, so that an offline update leaves right after the change it announces
-   * and cannot overtake a newer online update. Undefined for a user whose lookup failed.
+   * theirs along), in one lookup for the batch. Looked up before the users are reaped, so that an offline
+   * update leaves right after the change it announces and cannot overtake a newer online update. Empty
+   * when the lookup failed: those users go offline unannounced.
    */
-  const lookupRooms = async (userIds: readonly string[]) => {
-    const rooms = new Map<string, string[] | undefined>();
-    for (let i = 0; i < userIds.length; i += REAP_LOOKUP_CONCURRENCY) {
-      await Promise.all(
-        userIds.slice(i, i + REAP_LOOKUP_CONCURRENCY).map(async (userId) => {
-          try {
-            rooms.set(userId, (await cache.conversationsOf(userId)).map(conversationRoom));
-          } catch (err) {
-            log.error({ err, userId }, "conversations of a reaped user not found, its presence:update will not be sent");
-          }
-        }),
-      );
+  const lookupRooms = async (userIds: readonly string[]): Promise<Map<string, string[]>> => {
+    try {
+      const conversations = await cache.conversationsOfUsers(userIds);
+      return new Map([...conversations].map(([userId, ids]) => [userId, ids.map(conversationRoom)]));
+    } catch (err) {
+      log.error({ err, users: userIds.length }, "conversations of reaped users not found, their presence:update will not be sent");
+      return new Map();
     }
-    return rooms;
   };
 
   const reapNode = async (node: string) => {
@@ -212,16 +205,19 @@ export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}):
     for await (const batch of store.nodeUsers(node)) {
       const rooms = await lookupRooms(batch);
       const gone: SocketRef[] = [];
-      for (const userId of batch) {
-        const now = new Date();
-        const reaped = await store.reapUser(node, userId, now);
-        for (const socketId of reaped.socketIds) gone.push({ userId, socketId });
-        if (!reaped.offline) continue;
-        offline++;
-        const lastSeen = now.toISOString();
-        announce(userId, rooms.get(userId) ?? [], { status: "offline", lastSeen });
-        persistLastSeen(userId, lastSeen);
-      }
+      // Each user's reap is one script and its announcement follows it; users are independent.
+      await Promise.all(
+        batch.map(async (userId) => {
+          const now = new Date();
+          const reaped = await store.reapUser(node, userId, now);
+          for (const socketId of reaped.socketIds) gone.push({ userId, socketId });
+          if (!reaped.offline) return;
+          offline++;
+          const lastSeen = now.toISOString();
+          announce(userId, rooms.get(userId) ?? [], { status: "offline", lastSeen });
+          persistLastSeen(userId, lastSeen);
+        }),
+      );
       users += batch.length;
       if (gone.length > 0 && hooks.onSocketsGone) {
         await hooks.onSocketsGone(gone).catch((err: unknown) => log.error({ err, node }, "presence onSocketsGone hook failed"));

@@ -113,3 +113,28 @@ describe("ConversationCache.conversationsOf", () => {
     expect(finds()).toBe(2);
   });
 });
+
+describe("ConversationCache.conversationsOfUsers", () => {
+  it("loads every user not cached in one MongoDB read, caches them all, and answers only for those asked", async () => {
+    const [alice, bob, carol, dave, loner] = await Promise.all([seedUser(models), seedUser(models), seedUser(models), seedUser(models), seedUser(models)]);
+    const ab = await seedConversation(models, [alice, bob]);
+    const abc = await seedConversation(models, [alice, bob, carol]);
+    const cd = await seedConversation(models, [carol, dave]);
+    const { cache, finds } = countingCache();
+    expect(await cache.conversationsOf(carol.id)).toHaveLength(2);
+
+    const found = await cache.conversationsOfUsers([alice.id, bob.id, carol.id, loner.id]);
+    expect(finds()).toBe(2);
+    expect([...found.keys()].sort()).toEqual([alice.id, bob.id, carol.id, loner.id].sort());
+    expect(found.get(alice.id)!.sort()).toEqual([ab, abc].sort());
+    expect(found.get(bob.id)!.sort()).toEqual([ab, abc].sort());
+    expect(found.get(carol.id)!.sort()).toEqual([abc, cd].sort());
+    expect(found.get(loner.id)).toEqual([]);
+
+    // All of them are cached now, the user without conversations too; dave was not asked for.
+    expect((await cache.conversationsOfUsers([alice.id, bob.id, loner.id])).get(bob.id)!.sort()).toEqual([ab, abc].sort());
+    expect(finds()).toBe(2);
+    expect(await cache.conversationsOf(dave.id)).toEqual([cd]);
+    expect(finds()).toBe(3);
+  });
+});

@@ -238,13 +238,67 @@ export class ConversationCache {
    * unless a membership change of the user raced the load).
    */
   async conversationsOf(userId: string): Promise<string[]> {
-    const keys = [this.keys.userConversations(userId), this.keys.userConversationsState(userId)];
-    const [cached, value] = await userConversationsScript.run(this.redis, keys, []);
-    if (cached === 1) return value;
-    const docs = await this.models.Conversation.find({ members: new Types.ObjectId(userId) }, { _id: 1 }).lean();
-    const ids = docs.map((doc) => doc._id.toHexString());
-    await storeUserConversationsScript.run(this.redis, keys, [value, USER_CONVERSATIONS_TTL_SECONDS, ...ids]);
-    return ids;
+    return (await this.conversationsOfUsers([userId])).get(userId)!;
+  }
+
+  /**
+   * {@link conversationsOf} for many users at once, with one MongoDB query for all those not cached (a
+   * reaper announcing a dead gateway's users offline asks for hundreds).
+   */
+  async conversationsOfUsers(userIds: readonly string[]): Promise<Map<string, string[]>> {
+    const found = new Map<string, string[]>();
+    /** Users not cached, with the generation their load must hand back. */
+    const misses = new Map<string, string>();
+    // One script per user: each touches only its user's slot on a Redis Cluster.
+    await Promise.all(
+      userIds.map(async (userId) => {
+        const [cached, value] = await userConversationsScript.run(this.redis, this.userConversationsKeys(userId), []);
+        if (cached === 1) found.set(userId, value);
+        else misses.set(userId, value);
+      }),
+    );
+    if (misses.size === 0) return found;
+
+    const loaded = await this.loadConversationsOf([...misses.keys()]);
+    await Promise.all(
+      [...misses].map(([userId, generation]) => {
+        const ids = loaded.get(userId) ?? [];
+        found.set(userId, ids);
+        return storeUserConversationsScript.run(this.redis, this.userConversationsKeys(userId), [
+          generation,
+          USER_CONVERSATIONS_TTL_SECONDS,
+          ...ids,
+        ]);
+      }),
+    );
+    return found;
+  }
+
+  /** The conversations of each of `userIds` in MongoDB; users without any are absent. */
+  private async loadConversationsOf(userIds: readonly string[]): Promise<Map<string, string[]>> {
+    const { Conversation } = this.models;
+    if (userIds.length === 1) {
+      const docs = await Conversation.find({ members: new Types.ObjectId(userIds[0]) }, { _id: 1 }).lean();
+      return new Map([[userIds[0]!, docs.map((doc) => doc._id.toHexString())]]);
+    }
+    const wanted = new Set(userIds);
+    const docs = await Conversation.find({ members: { $in: userIds.map((id) => new Types.ObjectId(id)) } }, { _id: 1, members: 1 }).lean();
+    const byUser = new Map<string, string[]>();
+    for (const doc of docs) {
+      const conversationId = doc._id.toHexString();
+      for (const member of doc.members) {
+        const userId = member.toHexString();
+        if (!wanted.has(userId)) continue;
+        const ids = byUser.get(userId);
+        if (ids) ids.push(conversationId);
+        else byUser.set(userId, [conversationId]);
+      }
+    }
+    return byUser;
+  }
+
+  private userConversationsKeys(userId: string): string[] {
+    return [this.keys.userConversations(userId), this.keys.userConversationsState(userId)];
   }
 
   /**
@@ -255,11 +309,7 @@ export class ConversationCache {
     // One script per user: each touches only its user's slot on a Redis Cluster.
     await Promise.all(
       userIds.map((userId) =>
-        forgetUserConversationsScript.run(
-          this.redis,
-          [this.keys.userConversations(userId), this.keys.userConversationsState(userId)],
-          [USER_CONVERSATIONS_TTL_SECONDS],
-        ),
+        forgetUserConversationsScript.run(this.redis, this.userConversationsKeys(userId), [USER_CONVERSATIONS_TTL_SECONDS]),
       ),
     );
   }
