@@ -4,7 +4,8 @@
  * Unpatched, FerretDB 1.24 keeps one pooled SQLite connection per statement that matched a document
  * until the whole update command ends, and stops answering anyone once its 100 are taken; and it lets
  * two concurrent updates of one document both read its old state, so the one written last undoes the
- * other (see infra/ferretdb/patches/). On its own FerretDB, so that a regression fails here instead of freezing
+ * other; and it read a whole collection for a filter on `_id` with any other condition beside it (see
+ * infra/ferretdb/patches/). On its own FerretDB, so that a regression fails here instead of freezing
  * the rest of the run. With MONGO_URL, the same checks run against that server.
  */
 import { join } from "node:path";
@@ -81,5 +82,28 @@ describe("FerretDB under the worker's write pattern", () => {
       ),
     );
     expect((await docs.find().sort({ _id: 1 }).toArray()).map((d) => d.seq)).toEqual([40, 40, 40, 40, 40]);
+  });
+  it("finds, updates and deletes by `_id` with other conditions beside it, reading only that document", async () => {
+    const docs = connection.collection<{ _id: string; seq: number; tag?: string }>("by_id");
+    await docs.insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: `d-${i}`, seq: i })));
+
+    expect(await docs.find({ _id: "d-7", seq: { $lt: 10 } }).toArray()).toEqual([{ _id: "d-7", seq: 7 }]);
+    expect(await docs.find({ _id: "d-7", seq: { $gt: 10 } }).toArray()).toEqual([]);
+    expect(await docs.countDocuments({ _id: "d-7", seq: 8 })).toBe(0);
+    // The worker's conditional advance: only while the stored value is lower.
+    expect((await docs.updateOne({ _id: "d-20", seq: { $lt: 20 } }, { $set: { seq: 99 } })).matchedCount).toBe(0);
+    expect((await docs.updateOne({ _id: "d-20", seq: { $lt: 21 } }, { $set: { seq: 21 } })).modifiedCount).toBe(1);
+    expect((await docs.updateOne({ _id: "d-21", "tag.x": { $exists: false }, seq: 21 }, { $set: { tag: "t" } })).modifiedCount).toBe(1);
+    expect((await docs.deleteOne({ _id: "d-30", seq: 31 })).deletedCount).toBe(0);
+    expect((await docs.deleteOne({ _id: "d-30", seq: 30 })).deletedCount).toBe(1);
+    expect(await docs.aggregate([{ $match: { _id: "d-40", seq: { $gte: 40 } } }]).toArray()).toEqual([{ _id: "d-40", seq: 40 }]);
+    expect(await docs.find({ _id: { $in: ["d-1", "d-2"] }, seq: 2 }).toArray()).toEqual([{ _id: "d-2", seq: 2 }]);
+    expect(await docs.countDocuments({ seq: { $gte: 21 } })).toBe(29);
+
+    if (ferret) {
+      // FerretDB's explain tells whether the filter narrowed the SQLite query.
+      const explain = await connection.db!.command({ explain: { find: "by_id", filter: { _id: "d-7", seq: { $lt: 10 } } } });
+      expect(explain).toMatchObject({ filterPushdown: true });
+    }
   });
 });
