@@ -4,7 +4,8 @@
  * Unpatched, FerretDB 1.24 keeps one pooled SQLite connection per statement that matched a document
  * until the whole update command ends, and stops answering anyone once its 100 are taken; and it lets
  * two concurrent updates of one document both read its old state, so the one written last undoes the
- * other; and it read a whole collection for a filter on `_id` with any other condition beside it (see
+ * other; and it read a whole collection to find a document by `_id`, through an expression its `_id`
+ * index does not match, or at all when the filter had any other condition beside `_id` (see
  * infra/ferretdb/patches/). On its own FerretDB, so that a regression fails here instead of freezing
  * the rest of the run. With MONGO_URL, the same checks run against that server.
  */
@@ -83,7 +84,7 @@ describe("FerretDB under the worker's write pattern", () => {
     );
     expect((await docs.find().sort({ _id: 1 }).toArray()).map((d) => d.seq)).toEqual([40, 40, 40, 40, 40]);
   });
-  it("finds, updates and deletes by `_id` with other conditions beside it, reading only that document", async () => {
+  it("finds, updates and deletes by `_id` with other conditions beside it, through the `_id` index", async () => {
     const docs = connection.collection<{ _id: string; seq: number; tag?: string }>("by_id");
     await docs.insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: `d-${i}`, seq: i })));
 
@@ -101,9 +102,11 @@ describe("FerretDB under the worker's write pattern", () => {
     expect(await docs.countDocuments({ seq: { $gte: 21 } })).toBe(29);
 
     if (ferret) {
-      // FerretDB's explain tells whether the filter narrowed the SQLite query.
+      // FerretDB's explain tells whether the filter narrowed the SQLite query, and SQLite's plan whether
+      // it found the row through the `_id_` index or read the whole table.
       const explain = await connection.db!.command({ explain: { find: "by_id", filter: { _id: "d-7", seq: { $lt: 10 } } } });
       expect(explain).toMatchObject({ filterPushdown: true });
+      expect(explain.queryPlanner.Plan).toEqual([expect.stringMatching(/SEARCH \S+ USING INDEX \S+__id_ /)]);
     }
   });
 });
