@@ -7,6 +7,11 @@
  * scrypt, which is not what this run measures. Each user is a member of one group of five, like the
  * `chat` scenario's, so every socket joins its user room and one conversation room.
  *
+ * On FerretDB (no `MONGO_URL`) the users' conversation lists are cached in Redis before the ramp, as a
+ * fleet reconnecting after a deploy finds them: FerretDB has no multikey index, so each cold connect's
+ * lookup of its user's conversations would read all of them (4,000 groups for 20,000 users) and the run
+ * would measure FerretDB's scans, not the sockets held. On MongoDB the connects stay cold.
+ *
  * Open files: every process may hold at most the hard `RLIMIT_NOFILE` (`ulimit -Hn`) descriptors,
  * which a process without CAP_SYS_RESOURCE cannot raise; Node.js and Go raise their soft limit to
  * it by themselves, nginx through `worker_rlimit_nofile`. So k6 runs as several processes, and nginx
@@ -18,9 +23,13 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 
 import mongoose, { Types } from "mongoose";
+import { pino } from "pino";
 
 import { hashPassword, signAccessToken } from "@parley/shared/auth";
-import { createModels } from "@parley/shared/models";
+import { ConversationCache } from "@parley/shared/messages/conversation-cache";
+import { createModels, type Models } from "@parley/shared/models";
+import { createRedis } from "@parley/shared/redis";
+import { redisKeys } from "@parley/shared/redis-keys";
 
 import { ROOT } from "../lib/paths.js";
 
@@ -114,7 +123,8 @@ export async function runCapacity(options: CapacityOptions): Promise<CapacityRes
     return metrics.scrapes.find((s) => s.at > at + 500) ?? metrics.scrapes.at(-1)!;
   };
   try {
-    const tokens = await seedUsers(target.mongoUrl, sockets);
+    const tokens = await seedUsers(target.mongoUrl, sockets, options.mongoUrl ? undefined : target.redisUrl);
+    if (!options.mongoUrl) notes.push("FerretDB: the users' conversation lists were cached in Redis before the ramp (no multikey index to look them up).");
     const files: string[] = [];
     for (let i = 0; i < k6Processes; i++) {
       const file = join(options.dir, `tokens-${i}.json`);
@@ -207,11 +217,15 @@ function gatewaySum(scrape: Scrape, gateways: readonly { name: string }[], metri
   return gateways.reduce((total, g) => total + sum(scrape.by.get(g.name) ?? [], metric), 0);
 }
 
-/** `count` users in groups of five, straight into MongoDB; resolves with one token per user. */
-async function seedUsers(mongoUrl: string, count: number): Promise<string[]> {
+/**
+ * `count` users in groups of five, straight into MongoDB; resolves with one token per user. With
+ * `warmRedisUrl`, caches their conversation lists in that Redis too.
+ */
+async function seedUsers(mongoUrl: string, count: number, warmRedisUrl?: string): Promise<string[]> {
   const connection = await mongoose.createConnection(mongoUrl).asPromise();
   try {
-    const { User, Conversation } = createModels(connection);
+    const models = createModels(connection);
+    const { User, Conversation } = models;
     const passwordHash = await hashPassword("capacity-run-password");
     const run = Date.now().toString(36);
     const ids = Array.from({ length: count }, () => new Types.ObjectId());
@@ -233,8 +247,20 @@ async function seedUsers(mongoUrl: string, count: number): Promise<string[]> {
         }),
       );
     }
+    if (warmRedisUrl) await cacheConversationLists(warmRedisUrl, models, ids.map((id) => id.toHexString()));
     return ids.map((id) => signAccessToken(id.toHexString(), BENCH_JWT_SECRET, 24 * 3600));
   } finally {
     await connection.close();
+  }
+}
+
+/** Fills the gateways' cache of each user's conversations, a thousand users per MongoDB query. */
+async function cacheConversationLists(redisUrl: string, models: Models, userIds: readonly string[]): Promise<void> {
+  const redis = createRedis(redisUrl, { name: "bench-capacity", log: pino({ level: "silent" }) });
+  try {
+    const cache = new ConversationCache(redis, redisKeys("parley"), models);
+    for (let i = 0; i < userIds.length; i += 1000) await cache.conversationsOfUsers(userIds.slice(i, i + 1000));
+  } finally {
+    redis.disconnect();
   }
 }

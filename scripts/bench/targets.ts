@@ -50,6 +50,8 @@ export interface RunningTarget {
   workerMetrics?: string;
   /** The target's MongoDB database. */
   mongoUrl: string;
+  /** The target's Redis. */
+  redisUrl: string;
   stop(): Promise<void>;
 }
 
@@ -118,6 +120,7 @@ export async function startTarget(id: TargetId, options: TargetOptions): Promise
       gatewayMetrics: cluster.gateways.map((g) => ({ name: g.name, url: g.metricsUrl })),
       ...(id === "a" ? { workerMetrics: cluster.worker.metricsUrl } : {}),
       mongoUrl: cluster.mongoUrl,
+      redisUrl: cluster.redisUrl,
       stop: () => cluster.stop(),
     };
   }
@@ -161,6 +164,7 @@ export async function startTarget(id: TargetId, options: TargetOptions): Promise
       ],
       gatewayMetrics: [{ name: gateway.name, url: gateway.metricsUrl }],
       mongoUrl: db,
+      redisUrl: redis.url,
       stop,
     };
   } catch (err) {
