@@ -147,7 +147,7 @@ export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}):
         return true;
       },
       (err: unknown) => {
-        log.error({ err, node: current }, "presence node not registered, retrying at the next heartbeat");
+        log.error({ err, incarnation: current }, "presence node not registered, retrying at the next heartbeat");
         return false;
       },
     );
@@ -166,7 +166,7 @@ export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}):
         const next = await store.heartbeat(node, lastBeat);
         if (next !== undefined) lastBeat = next;
         else {
-          log.warn({ node }, "presence node was reaped while alive, re-registering its sockets");
+          log.warn({ incarnation: node }, "presence node was reaped while alive, re-registering its sockets");
           registerNode();
         }
       }
@@ -220,12 +220,12 @@ export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}):
       );
       users += batch.length;
       if (gone.length > 0 && hooks.onSocketsGone) {
-        await hooks.onSocketsGone(gone).catch((err: unknown) => log.error({ err, node }, "presence onSocketsGone hook failed"));
+        await hooks.onSocketsGone(gone).catch((err: unknown) => log.error({ err, deadNode: node }, "presence onSocketsGone hook failed"));
       }
       await store.renewClaim(node, config.PRESENCE_NODE_TTL_MS, config.PRESENCE_NODE_TTL_MS);
     }
     await store.removeNode(node);
-    log.warn({ node, users, offline, ms: Date.now() - started }, "reaped a dead gateway node");
+    log.warn({ deadNode: node, users, offline, ms: Date.now() - started }, "reaped a dead gateway node");
   };
 
   const reapDeadNodes = async () => {
