@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -27,6 +28,7 @@ func main() {
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
 	exitOnEOF := flag.Bool("exit-on-stdin-eof", false, "exit when standard input is closed")
 	debugAddr := flag.String("debug-addr", "", "if set, serve Go's /debug/pprof profiles on this address (for npm run bench --profile)")
+	synchronous := flag.String("synchronous", "normal", "SQLite's synchronous setting: full (sync the log at every commit) or normal (at checkpoints)")
 	flag.Parse()
 
 	var level slog.Level
@@ -34,6 +36,14 @@ func main() {
 		fatal("invalid -log-level", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	// FerretDB writes every statement of an update command in a transaction of its own. With SQLite's
+	// default, synchronous=full, each commit waits for the disk; with normal, in WAL mode, a commit
+	// survives a crash of this process and only the last commits can be lost to a crash of the machine,
+	// which is what a development and test database needs.
+	if *synchronous != "full" && *synchronous != "normal" {
+		fatal("invalid -synchronous", fmt.Errorf("%q is neither full nor normal", *synchronous))
+	}
 
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		fatal("cannot create the data directory", err)
@@ -43,7 +53,7 @@ func main() {
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dataDir + "/",
+		SQLiteURL: "file:" + *dataDir + "/?_pragma=synchronous(" + *synchronous + ")",
 	})
 	if err != nil {
 		fatal("cannot start FerretDB", err)
