@@ -2,7 +2,8 @@
  * The dashboards and the alert rules query only metrics that exist: on a real cluster, after some
  * traffic (messages across gateways, a refused event, API requests, a persisted batch), every metric
  * named in an `expr` of infra/grafana/dashboards/*.json or infra/prometheus/alerts.yml is in the
- * `/metrics` scrape of every process of the service it belongs to.
+ * `/metrics` scrape of every process of the service it belongs to. And a real Prometheus scraping
+ * that cluster evaluates every one of those expressions, and every alert rule, without an error.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -13,10 +14,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { MessagePersisted } from "@parley/shared/events";
 import type { Message } from "@parley/shared/schemas";
 
+import { substituteVariables, unresolvedVariables } from "../../scripts/dashboard/panels.js";
 import { ROOT } from "../../scripts/lib/paths.js";
 import type { Service } from "../../scripts/lib/cluster.js";
+import { clusterScrapeJobs, startPrometheus, type PromResponse } from "../../scripts/lib/prometheus.js";
 import { closeAllClients, type ConnectedClient } from "../helpers/clients.js";
 import { useCluster } from "../helpers/cluster.js";
+import { testDir } from "../helpers/env.js";
 import { eventually, nextEvent } from "../helpers/events.js";
 
 const DASHBOARDS_DIR = join(ROOT, "infra", "grafana", "dashboards");
@@ -173,6 +177,42 @@ describe("the metrics the dashboards and the alert rules query", () => {
     ).catch(() => undefined);
     expect(missing).toEqual([]);
   });
+
+  it("are valid PromQL: a real Prometheus scraping the cluster evaluates each of them, and every alert rule, without an error", async () => {
+    const prometheus = await startPrometheus({ dir: testDir("prometheus"), jobs: clusterScrapeJobs(fixture.cluster), scrapeIntervalSeconds: 1 });
+    try {
+      await prometheus.waitForScrapes(3);
+      const context = { scrapeIntervalSeconds: 1, stepSeconds: 1 };
+      const failed: string[] = [];
+      for (const { source, expr } of queriedExpressions()) {
+        const evaluated = substituteVariables(expr, context);
+        const unresolved = unresolvedVariables(evaluated);
+        if (unresolved.length > 0) {
+          failed.push(`${source}: ${expr}: unknown variables ${unresolved.join(", ")}`);
+          continue;
+        }
+        const res = await prometheus.query(evaluated);
+        if (res.status !== "success") failed.push(`${source}: ${evaluated}: ${res.errorType} ${res.error}`);
+      }
+      expect(failed).toEqual([]);
+
+      // The rule files loaded, and each rule has been evaluated at least once, cleanly.
+      type Rules = { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
+      let rules: { name: string; health: string; lastError?: string }[] = [];
+      await eventually(
+        async () => {
+          const res = (await (await fetch(`${prometheus.url}/api/v1/rules`)).json()) as PromResponse<Rules>;
+          rules = res.data?.groups.flatMap((g) => g.rules) ?? [];
+          return rules.length > 0 && rules.every((r) => r.health !== "unknown");
+        },
+        15_000,
+        "every alert rule evaluated",
+      );
+      expect(rules.filter((r) => r.health !== "ok").map((r) => `${r.name}: ${r.health} ${r.lastError ?? ""}`)).toEqual([]);
+    } finally {
+      await prometheus.stop();
+    }
+  }, 90_000);
 
   it("are served on the internal metrics port only: the public origin and the service ports answer 404", async () => {
     const { cluster } = fixture;
