@@ -9,6 +9,9 @@
 //      the official compose-spec schema), built like the launcher.
 //   5. with --k6 (npm run load, npm test): k6, the load-test tool, built from the version pinned in
 //      infra/k6 (go.mod, go.sum) into .cache/bin/k6, again only when that pin changes.
+//   6. with --dashboard (npm run dashboard): Chromium, to screenshot the rendered dashboard, Inter
+//      (Grafana's typeface) and the Prometheus server (package prometheus, as for promtool) from
+//      Debian. Not part of --test-tools: CI has no use for a browser.
 // Dependency-free on purpose: it runs before node_modules exists.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -52,11 +55,12 @@ function npmDependencies() {
 
 let aptUpdated = false;
 /**
- * Installs `pkg` when `command` is missing. Services the package would start (prometheus) are kept
+ * Installs `pkg` when `command` is missing (a command on PATH, or an absolute path for packages without
+ * one, such as fonts). Services the package would start (prometheus) are kept
  * from starting with a policy-rc.d for the duration of the install: the tests only need the tools.
  */
 function debianPackage(command, pkg) {
-  if (which(command, ["/usr/sbin", "/usr/local/sbin"])) return;
+  if (command.startsWith("/") ? existsSync(command) : which(command, ["/usr/sbin", "/usr/local/sbin"])) return;
   if (process.getuid?.() !== 0) {
     throw new Error(`${command} is not installed; install the Debian package '${pkg}' (needs root)`);
   }
@@ -157,6 +161,11 @@ try {
     debianPackage("docker-compose", "docker-compose");
     debianPackage("promtool", "prometheus");
     goProgram("compose-check", "compose-check", "compose-check");
+  }
+  if (process.argv.includes("--dashboard")) {
+    debianPackage("chromium", "chromium");
+    debianPackage("/usr/share/fonts/opentype/inter", "fonts-inter");
+    debianPackage("prometheus", "prometheus");
   }
   if (process.argv.includes("--k6")) goProgram("k6", "k6", "k6, the load-test tool (about 1.5 min)", "go.k6.io/k6/v2");
 } catch (err) {
