@@ -23,7 +23,8 @@
  *   --heap-snapshots                   the capacity run also writes a heap snapshot of each gateway,
  *                                      idle and holding its sockets (compare them with heap-diff.ts)
  *   --find-load                        instead of the report: step (b)'s load up to saturation
- *   --profile                          record a CPU profile of every gateway of (a) (`node --cpu-prof`) and
+ *   --profile                          record a CPU profile of every gateway and of the worker of (a)
+ *                                      (`node --cpu-prof`; the worker's in <profiles>/worker) and
  *                                      60 s of (a)'s FerretDB (Go pprof) during its last run
  *   --env NAME=value                   extra environment of every service (repeatable), e.g. tuning
  *   --label text                       added to the report's name
@@ -168,7 +169,12 @@ async function withTarget<T>(
     mongoUrl,
     env: serviceEnv,
     ferretDbDebugAddr: extra.ferretDbDebugAddr,
-    ...(extra.profileDir ? { gatewayNodeFlags: ["--cpu-prof", `--cpu-prof-dir=${extra.profileDir}`] } : {}),
+    ...(extra.profileDir
+      ? {
+          gatewayNodeFlags: ["--cpu-prof", `--cpu-prof-dir=${extra.profileDir}`],
+          workerNodeFlags: ["--cpu-prof", `--cpu-prof-dir=${join(extra.profileDir, "worker")}`],
+        }
+      : {}),
   });
   try {
     return await use(target);

@@ -17,7 +17,7 @@ import { Redis } from "ioredis";
 
 import { createService, serviceEnv, startCluster, type Service } from "../lib/cluster.js";
 import { startFerretDb, withDatabase } from "../lib/ferretdb.js";
-import { ROOT } from "../lib/paths.js";
+import { ROOT, SERVICE_ENTRY } from "../lib/paths.js";
 import type { ManagedProcess } from "../lib/process.js";
 import { startRedisServer } from "../lib/redis-server.js";
 import { BENCH_JWT_SECRET } from "./common.js";
@@ -64,6 +64,8 @@ export interface TargetOptions {
   env?: Record<string, string>;
   /** Extra Node.js flags for the gateways (e.g. `--cpu-prof`). */
   gatewayNodeFlags?: readonly string[];
+  /** Extra Node.js flags for the worker of (a) and (c). */
+  workerNodeFlags?: readonly string[];
   /** nginx worker processes (the connection-capacity run needs more than one per core). */
   nginxWorkers?: number;
   /** Serve the target's FerretDB's Go profiles on this `host:port` (`--profile`). */
@@ -101,6 +103,7 @@ export async function startTarget(id: TargetId, options: TargetOptions): Promise
           id === "a"
             ? [...flags, "--enable-source-maps", join(ROOT, "services/gateway/dist/index.js")]
             : [...flags, "--import", "tsx", BENCH_GATEWAY_ENTRY],
+        ...(options.workerNodeFlags ? { worker: [...options.workerNodeFlags, "--enable-source-maps", SERVICE_ENTRY.worker] } : {}),
       },
       envFor: id === "c" ? { gateway: { BENCH_GATEWAY: "persist-first" } } : {},
     });
