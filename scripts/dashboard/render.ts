@@ -33,7 +33,7 @@ const THEME = {
 
 const PANEL_HEADER = 32;
 const PANEL_PADDING = 8;
-const LEGEND_ROW = 20;
+const LEGEND_ROW = 18;
 /** Approximate width of a character of the 12 px axis font, to size the value axis. */
 const CHAR_WIDTH = 7;
 
@@ -190,8 +190,8 @@ function panelHtml(panel: Panel, input: RenderInput, width: number): string {
     const errors = data.errors.map((e) => `<div class="error">${escapeHtml(e)}</div>`).join("");
     body = `<div class="no-data" style="height:${bodyHeight}px">${errors || "No data"}</div>`;
   } else {
-    // The legend takes what it needs, up to 40 % of the panel; the rest is the chart.
-    const fit = Math.max(2, Math.floor((bodyHeight * 0.4) / (LEGEND_ROW + 1)) - 1);
+    // The legend takes what it needs, up to half of the panel; the rest is the chart.
+    const fit = Math.max(2, Math.floor((bodyHeight * 0.5) / (LEGEND_ROW + 1)) - 1);
     const rows = Math.min(data.series.length, fit);
     // Each row is LEGEND_ROW px and a 1 px rule.
     const legendHeight = (rows + 1) * (LEGEND_ROW + 1) + 4;
