@@ -9,7 +9,8 @@
  *   (b) the ceiling: one gateway process on the in-memory adapter, no nginx, no persistence;
  *   (c) persist first, then emit: like (a), but every message is written to MongoDB before delivery.
  *
- * Runs, in order: (b), (a), (c) at the full load; (b) and (a) at half of it (the latency goal); (a) at
+ * Runs, in order: (b) at the full load, then stepped up to its maximum; (a) and (c) at the full load;
+ * (b) and (a) at half of (b)'s maximum (the latency goal); (a) at
  * the full load for `--persistence` (the queue must stay flat); then the connection-capacity run:
  * `--capacity` sockets held through nginx across (a).
  *
@@ -17,7 +18,9 @@
  *   --conversations N (50) --members N (5) --rate R msgs/s per member (1)   the full load: 250 msgs/s
  *   --duration 60s --ramp 10s          the send window and the connection ramp of each run
  *   --targets a,b,c                    targets at the full load
- *   --no-half                          skip the half-load runs
+ *   --no-half                          skip the half-load runs (and the search for (b)'s maximum)
+ *   --half-rate R                      msgs/s per member of the half-load runs, instead of half of the
+ *                                      maximum that (b) is stepped up to (about 5 minutes)
  *   --persistence 10m                  length of the persistence run (0: skip)
  *   --capacity 20000 --capacity-hold 60s --capacity-ramp 100s   the capacity run (0 sockets: skip)
  *   --heap-snapshots                   the capacity run also writes a heap snapshot of each gateway,
@@ -57,6 +60,7 @@ const { values: args } = parseArgs({
     ramp: { type: "string", default: "10s" },
     targets: { type: "string", default: TARGET_IDS.join(",") },
     "no-half": { type: "boolean", default: false },
+    "half-rate": { type: "string" },
     persistence: { type: "string", default: "10m" },
     capacity: { type: "string", default: "20000" },
     "capacity-hold": { type: "string", default: "60s" },
@@ -90,7 +94,8 @@ const load: ChatLoad = {
   duration: seconds(args.duration),
   ramp: seconds(args.ramp),
 };
-const halfLoad: ChatLoad = { ...load, rate: load.rate / 2 };
+/** Set by the step-up of (b) unless `--half-rate` gives it. */
+let halfLoad: ChatLoad | undefined = args["half-rate"] ? { ...load, rate: positive("half-rate", args["half-rate"]) } : undefined;
 const persistenceSeconds = seconds(args.persistence);
 const capacitySockets = positive("capacity", args.capacity);
 const targets = args.targets.split(",").map((t) => t.trim()) as TargetId[];
@@ -195,34 +200,63 @@ const runOptions = (dir: string) => ({
   env: { DELIVERY_P99_MS: "100000" },
 });
 
-/** Steps (b)'s offered load up until it stops keeping up; prints a table to choose the full load from. */
-async function findLoad(): Promise<void> {
-  const rates = [1, 2, 4, 6, 8, 10].map((r) => (r * 100) / load.conversations);
+/** The per-member rates (b) is stepped through: 1, 2, 3, 4, 6, 8 and 10 × the full load. */
+const STEP_FACTORS = [1, 2, 3, 4, 6, 8, 10];
+
+/** Whether a step kept up: sent what was offered and delivered it to every other member, in a valid run. */
+function keptUp(r: RunResult, step: ChatLoad): boolean {
+  return (
+    r.valid &&
+    r.sentPerSecond >= 0.95 * offeredRate(step) &&
+    r.deliveredPerSecond >= 0.95 * r.sentPerSecond * (step.members - 1)
+  );
+}
+
+/**
+ * Steps (b)'s offered load up from the full load (30 s per step at most) until a step does not keep
+ * up. Resolves with the highest rate that did (undefined if none) and a Markdown table of the steps.
+ * A step that is not valid (k6 over half of the machine) ends the search too: the load generator, not
+ * (b), is then the limit, and the table says so.
+ */
+async function stepUp(target: RunningTarget): Promise<{ max: ChatLoad | undefined; table: string }> {
   const rows: string[] = [];
-  await withTarget("b", async (target) => {
-    for (const rate of rates) {
-      const step: ChatLoad = { ...load, rate: Number(rate.toFixed(3)), duration: Math.min(load.duration, 30) };
-      const r = await runChat(target, step, `find-${offeredRate(step)}`, runOptions(join(runDir, "find-load")));
-      log(summaryLine(r));
-      const expected = r.sentPerSecond * (step.members - 1);
-      rows.push(
-        `| ${offeredRate(step).toFixed(0)} | ${r.sentPerSecond.toFixed(0)} | ${r.deliveredPerSecond.toFixed(0)} (${((100 * r.deliveredPerSecond) / Math.max(expected, 1)).toFixed(0)} %) | ` +
-          `${r.delivery?.p50.toFixed(1)} / ${r.delivery?.p99.toFixed(1)} | ${(r.usage.processes["gateway-0"]?.cpuPercent ?? 0).toFixed(0)} | ` +
-          `${(r.usage.processes.redis?.cpuPercent ?? 0).toFixed(0)} | ${(r.usage.processes.k6?.cpuPercent ?? 0).toFixed(0)} | ${r.usage.machineBusyPercent.toFixed(0)} | ${(r.eventLoopLagP99 * 1000).toFixed(0)} |`,
-      );
-      if (r.deliveredPerSecond < 0.95 * offeredRate(step) * (step.members - 1)) break;
-    }
-  });
+  let max: ChatLoad | undefined;
+  for (const factor of STEP_FACTORS) {
+    const step: ChatLoad = { ...load, rate: Number((load.rate * factor).toFixed(3)), duration: Math.min(load.duration, 30) };
+    const r = await runChat(target, step, `(b) step ${offeredRate(step)}`, runOptions(join(runDir, "b-steps")));
+    log(summaryLine(r));
+    const expected = r.sentPerSecond * (step.members - 1);
+    const ok = keptUp(r, step);
+    rows.push(
+      `| ${offeredRate(step).toFixed(0)} | ${r.sentPerSecond.toFixed(0)} | ${r.deliveredPerSecond.toFixed(0)} (${((100 * r.deliveredPerSecond) / Math.max(expected, 1)).toFixed(0)} %) | ` +
+        `${r.delivery?.p50.toFixed(1)} / ${r.delivery?.p99.toFixed(1)} | ${(r.usage.processes["gateway-0"]?.cpuPercent ?? 0).toFixed(0)} | ` +
+        `${(r.usage.processes.redis?.cpuPercent ?? 0).toFixed(0)} | ${(r.usage.processes.k6?.cpuPercent ?? 0).toFixed(0)} | ${r.usage.machineBusyPercent.toFixed(0)} | ` +
+        `${ok ? "yes" : r.valid ? "no" : `no: ${r.invalidReasons.join("; ")}`} |`,
+    );
+    if (!ok) break;
+    max = step;
+  }
   const table = [
-    `(b) at ${load.conversations} conversations × ${load.members} members; ${machine.cores} × ${machine.cpuModel}`,
-    "",
-    "| offered msgs/s | sent/s | delivered/s | delivery p50 / p99 (ms) | gateway CPU % | redis CPU % | k6 CPU % | machine % | event-loop lag p99 (ms) |",
+    "| offered msgs/s | sent/s | delivered/s | delivery p50 / p99 (ms) | gateway CPU % | redis CPU % | k6 CPU % | machine % | kept up |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows,
   ].join("\n");
+  return { max, table };
+}
+
+/** `--find-load`: only the step-up of (b), printed and saved, to choose the full load from. */
+async function findLoad(): Promise<void> {
+  const { max, table } = await withTarget("b", stepUp);
+  const text = [
+    `(b) at ${load.conversations} conversations × ${load.members} members; ${machine.cores} × ${machine.cpuModel}`,
+    "",
+    table,
+    "",
+    `Maximum: ${max ? `${offeredRate(max)} msgs/s` : "not even the first step"}.`,
+  ].join("\n");
   mkdirSync(reportDir, { recursive: true });
-  writeFileSync(join(reportDir, `${name}-find-load.md`), `${table}\n`);
-  console.log(`\n${table}\n`);
+  writeFileSync(join(reportDir, `${name}-find-load.md`), `${text}\n`);
+  console.log(`\n${text}\n`);
 }
 
 async function main(): Promise<void> {
@@ -241,6 +275,7 @@ async function main(): Promise<void> {
   log(`full load: ${describeLoad(load)}; runs and logs under ${relative(ROOT, runDir)}`);
   const runs: BenchRuns = {};
   const errors: string[] = [];
+  let maxLoad: BenchReport["bMaximum"];
   const attempt = async (what: string, run: () => Promise<void>) => {
     try {
       await run();
@@ -259,7 +294,15 @@ async function main(): Promise<void> {
     await attempt("(b)", () =>
       withTarget("b", async (t) => {
         record("b", await runChat(t, load, "(b) full", runOptions(join(runDir, "b"))));
-        if (!args["no-half"]) record("bHalf", await runChat(t, halfLoad, "(b) half", runOptions(join(runDir, "b"))));
+        if (args["no-half"]) return;
+        if (!halfLoad) {
+          const { max, table } = await stepUp(t);
+          maxLoad = { table, ...(max ? { rate: offeredRate(max) } : {}) };
+          if (!max) throw new Error("(b) did not keep up with the full load: no maximum to halve");
+          halfLoad = { ...load, rate: Number((max.rate / 2).toFixed(3)) };
+          log(`(b) kept up with ${offeredRate(max)} msgs/s at most; half load: ${describeLoad(halfLoad)}`);
+        }
+        record("bHalf", await runChat(t, halfLoad, "(b) half", runOptions(join(runDir, "b"))));
       }),
     );
   }
@@ -282,11 +325,13 @@ async function main(): Promise<void> {
       withTarget(
         "a",
         async (t) => {
-          const last = persistenceSeconds > 0 ? "persistence" : args["no-half"] ? "full" : "half";
+          const last = persistenceSeconds > 0 ? "persistence" : args["no-half"] || !halfLoad ? "full" : "half";
           const maybeProfiled = (run: () => Promise<RunResult>, which: string) => (which === last ? profiled(run) : run());
           record("a", await maybeProfiled(() => runChat(t, load, "(a) full", runOptions(join(runDir, "a"))), "full"));
-          if (!args["no-half"]) {
-            record("aHalf", await maybeProfiled(() => runChat(t, halfLoad, "(a) half", runOptions(join(runDir, "a"))), "half"));
+          if (!args["no-half"] && !halfLoad) log("(a) half skipped: no maximum of (b) to halve (run (b) too, or give --half-rate)");
+          if (!args["no-half"] && halfLoad) {
+            const half = halfLoad;
+            record("aHalf", await maybeProfiled(() => runChat(t, half, "(a) half", runOptions(join(runDir, "a"))), "half"));
           }
           if (persistenceSeconds > 0) {
             log(`persistence run: (a) at the full load for ${persistenceSeconds} s`);
@@ -329,7 +374,8 @@ async function main(): Promise<void> {
     quietness,
     scenario: args.scenario,
     load,
-    halfLoad,
+    ...(halfLoad ? { halfLoad } : {}),
+    ...(maxLoad ? { bMaximum: maxLoad } : {}),
     persistenceSeconds,
     runs,
     capacity,

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 
-import { evaluateGoals, persistenceKeptUp, renderMarkdown, type BenchReport } from "../../scripts/bench/report.js";
+import { evaluateGoals, persistenceKeptUp, renderMarkdown, type BenchReport, type BenchRuns } from "../../scripts/bench/report.js";
 import type { RunResult } from "../../scripts/bench/run.js";
 
 /** A run with plausible figures; `over` replaces any of them. */
@@ -43,6 +43,24 @@ function run(target: "a" | "b" | "c", over: Partial<RunResult> = {}): RunResult 
 }
 
 const goal = (goals: ReturnType<typeof evaluateGoals>, start: string) => goals.find((g) => g.goal.startsWith(start))!;
+
+/** A report of `runs` at 1 msg/s per member (half load 0.5), no goals and no errors unless overridden. */
+function benchReport(runs: BenchRuns & { a: RunResult }, overrides: Partial<BenchReport> = {}): BenchReport {
+  return {
+    startedAt: "2026-11-22T08:00:00Z",
+    finishedAt: "2026-11-22T08:30:00Z",
+    machine: { cores: 2, cpuModel: "test CPU", memoryGiB: 24, kernel: "6.1", node: "v20.20.2", redis: "7.0.15", nginx: "1.22.1" },
+    quietness: { loadAverage: 0.1, idleBusyPercent: 1, others: [] },
+    scenario: "load-tests/scenarios/chat.js",
+    load: runs.a.load,
+    halfLoad: { ...runs.a.load, rate: 0.5 },
+    persistenceSeconds: 0,
+    runs,
+    goals: [],
+    errors: [],
+    ...overrides,
+  };
+}
 
 describe("bench goals", () => {
   it("pass when (a) delivers what (b) does, with a p99 close to (b)'s and far below (c)'s p50", () => {
@@ -89,23 +107,25 @@ describe("bench goals", () => {
 
   it("render every goal and its verdict in the Markdown report", () => {
     const runs = { a: run("a"), b: run("b") };
-    const report: BenchReport = {
-      startedAt: "2026-11-22T08:00:00Z",
-      finishedAt: "2026-11-22T08:30:00Z",
-      machine: { cores: 2, cpuModel: "test CPU", memoryGiB: 24, kernel: "6.1", node: "v20.20.2", redis: "7.0.15", nginx: "1.22.1" },
-      quietness: { loadAverage: 0.1, idleBusyPercent: 1, others: [] },
-      scenario: "load-tests/scenarios/chat.js",
-      load: runs.a.load,
-      halfLoad: { ...runs.a.load, rate: 0.5 },
-      persistenceSeconds: 0,
-      runs,
-      capacity: undefined,
-      goals: evaluateGoals(runs, 0, undefined, 20_000),
-      errors: ["(c): did not start"],
-    };
+    const report = benchReport(runs, { goals: evaluateGoals(runs, 0, undefined, 20_000), errors: ["(c): did not start"] });
     const markdown = renderMarkdown(report);
     for (const g of report.goals) expect(markdown).toContain(g.goal);
     expect(markdown).toContain("(c): did not start");
     expect(markdown).toMatch(/delivered msgs\/s \| 1,000 \| 1,000/);
+  });
+
+  it("say which load the half-load runs ran at: half of (b)'s maximum, with its steps, or the given one", () => {
+    const runs = { a: run("a"), b: run("b") };
+    const base = benchReport(runs, { halfLoad: { ...runs.a.load, rate: 2 } });
+    const stepped = renderMarkdown({ ...base, bMaximum: { rate: 1000, table: "| 250 | step table |" } });
+    expect(stepped).toContain("half of the 1,000 msgs/s that (b) kept up with at most");
+    expect(stepped).toContain("## (b) stepped up to its maximum");
+    expect(stepped).toContain("| 250 | step table |");
+
+    const given = renderMarkdown(base);
+    expect(given).toContain("msgs/s, 60 s (+10 s ramp) (given).");
+    expect(given).not.toContain("stepped up");
+
+    expect(renderMarkdown({ ...base, halfLoad: undefined })).not.toContain("Half load:");
   });
 });
