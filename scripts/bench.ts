@@ -203,11 +203,14 @@ const runOptions = (dir: string) => ({
 /** The per-member rates (b) is stepped through: 1, 2, 3, 4, 6, 8 and 10 × the full load. */
 const STEP_FACTORS = [1, 2, 3, 4, 6, 8, 10];
 
-/** Whether a step kept up: sent what was offered and delivered it to every other member, in a valid run. */
+/**
+ * Whether a step kept up: sent what was offered (90 %: a short window counts a few sends less) and
+ * delivered 95 % of it to every other member, in a valid run.
+ */
 function keptUp(r: RunResult, step: ChatLoad): boolean {
   return (
     r.valid &&
-    r.sentPerSecond >= 0.95 * offeredRate(step) &&
+    r.sentPerSecond >= 0.9 * offeredRate(step) &&
     r.deliveredPerSecond >= 0.95 * r.sentPerSecond * (step.members - 1)
   );
 }

@@ -273,7 +273,7 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push("## (b) stepped up to its maximum");
     lines.push("");
     lines.push(
-      "30 s per step; a step keeps up when (b) sent 95 % of the offered messages and delivered 95 % of them to every " +
+      "30 s per step; a step keeps up when (b) sent 90 % of the offered messages and delivered 95 % of them to every " +
         "other member, in a valid run. The half load is half of the last step that kept up.",
     );
     lines.push("");
