@@ -69,6 +69,8 @@ const CHROMIUM_ARGS = [
 ];
 const SCRAPE_SECONDS = 2;
 const STEP_SECONDS = 2;
+/** What Grafana's interval variables are filled from. */
+const QUERY_CONTEXT = { scrapeIntervalSeconds: SCRAPE_SECONDS, stepSeconds: STEP_SECONDS };
 /** Quiet time before the load: the graphs start from the idle cluster. */
 const LEAD_SECONDS = 10;
 /** Page width; the grid gets it less 16 px of margin on each side. */
@@ -158,13 +160,12 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 /** Evaluates every query of every panel over `[from, to]`. */
 async function evaluate(server: PrometheusServer, panels: Dashboard["panels"], from: number, to: number): Promise<Map<number, PanelData>> {
-  const context = { scrapeIntervalSeconds: SCRAPE_SECONDS, stepSeconds: STEP_SECONDS };
   const data = new Map<number, PanelData>();
   for (const panel of panels) {
     if (panel.type === "row") continue;
     const panelData: PanelData = { series: [], errors: [] };
     for (const target of panel.targets) {
-      const expr = substituteVariables(target.expr, context);
+      const expr = substituteVariables(target.expr, QUERY_CONTEXT);
       const unresolved = unresolvedVariables(expr);
       if (unresolved.length > 0) {
         panelData.errors.push(`${target.refId}: variables this renderer cannot fill: ${unresolved.join(", ")}`);
@@ -272,7 +273,6 @@ async function record(dashboard: Dashboard): Promise<SavedRun> {
   const build = (await prometheus.query("prometheus_build_info").catch(() => undefined))?.data?.result as { metric: { version?: string } }[] | undefined;
   await stopAll();
 
-  const context = { scrapeIntervalSeconds: SCRAPE_SECONDS, stepSeconds: STEP_SECONDS };
   const k6Line =
     `Load: k6 ${args.scenario} (load-tests/scenarios/${args.scenario}.js), ${shape.join(", ")}; exit ${outcome.exitCode}` +
     (summary.sent > 0
@@ -281,7 +281,7 @@ async function record(dashboard: Dashboard): Promise<SavedRun> {
   const setupLine =
     `Cluster: nginx, 2 gateways on the Redis adapter, the API, the worker, Redis and ${mongoUrl ? "MongoDB" : "FerretDB"} on one machine. ` +
     `Prometheus ${build?.[0]?.metric.version ?? ""} scraping every ${SCRAPE_SECONDS}s; range queries with step ${STEP_SECONDS}s, ` +
-    `$__rate_interval = ${promDuration(rateIntervalSeconds(context))}. Dashed lines: when k6 started and ended.`;
+    `$__rate_interval = ${promDuration(rateIntervalSeconds(QUERY_CONTEXT))}. Dashed lines: when k6 started and ended.`;
   return {
     dashboard: dashboard.title,
     from,
@@ -299,7 +299,7 @@ async function record(dashboard: Dashboard): Promise<SavedRun> {
         id: p.id,
         title: p.title,
         unit: p.unit,
-        targets: p.targets.map((t) => ({ ...t, evaluated: substituteVariables(t.expr, context) })),
+        targets: p.targets.map((t) => ({ ...t, evaluated: substituteVariables(t.expr, QUERY_CONTEXT) })),
         ...(data.get(p.id) ?? { series: [], errors: [] }),
       })),
   };
