@@ -32,7 +32,8 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   c: "(c) persist first, then emit",
 };
 
-const BENCH_GATEWAY_ENTRY = join(ROOT, "scripts/bench/gateway.ts");
+/** Node.js arguments of the bench gateway of (b) and (c): TypeScript through tsx, without its source maps. */
+const BENCH_GATEWAY_ARGS = ["--import", "tsx", "--import", join(ROOT, "scripts/bench/no-source-maps.mjs"), join(ROOT, "scripts/bench/gateway.ts")];
 
 /** A target, started and ready for the load generator. */
 export interface RunningTarget {
@@ -98,12 +99,12 @@ export async function startTarget(id: TargetId, options: TargetOptions): Promise
       ...(options.env ? { env: options.env } : {}),
       ...(options.nginxWorkers ? { nginxWorkers: options.nginxWorkers } : {}),
       ferretDbDebugAddr: options.ferretDbDebugAddr,
+      // As the image runs them: `node dist/index.js`, without the local cluster's
+      // `--enable-source-maps`, which keeps the source map of every loaded module in the heap.
       nodeArgsFor: {
-        gateway:
-          id === "a"
-            ? [...flags, "--enable-source-maps", join(ROOT, "services/gateway/dist/index.js")]
-            : [...flags, "--import", "tsx", BENCH_GATEWAY_ENTRY],
-        ...(options.workerNodeFlags ? { worker: [...options.workerNodeFlags, "--enable-source-maps", SERVICE_ENTRY.worker] } : {}),
+        gateway: id === "a" ? [...flags, SERVICE_ENTRY.gateway] : [...flags, ...BENCH_GATEWAY_ARGS],
+        api: [SERVICE_ENTRY.api],
+        worker: [...(options.workerNodeFlags ?? []), SERVICE_ENTRY.worker],
       },
       envFor: id === "c" ? { gateway: { BENCH_GATEWAY: "persist-first" } } : {},
     });
@@ -145,13 +146,13 @@ export async function startTarget(id: TargetId, options: TargetOptions): Promise
       db = withDatabase(ferret.uri, "parley");
     }
     const common = serviceEnv({ redisUrl: redis.url, mongoUrl: db, jwtSecret: BENCH_JWT_SECRET, logLevel, env: options.env });
-    const api = await createService({ kind: "api", name: "api", dir: options.dir, env: common });
+    const api = await createService({ kind: "api", name: "api", dir: options.dir, env: common, nodeArgs: [SERVICE_ENTRY.api] });
     const gateway = await createService({
       kind: "gateway",
       name: "gateway-0",
       dir: options.dir,
       env: { ...common, BENCH_GATEWAY: "in-memory" },
-      nodeArgs: [...flags, "--import", "tsx", BENCH_GATEWAY_ENTRY],
+      nodeArgs: [...flags, ...BENCH_GATEWAY_ARGS],
     });
     started.push(api, gateway);
     await Promise.all([api.start(), gateway.start()]);
