@@ -31,20 +31,21 @@
  *                                      60 s of (a)'s FerretDB (Go pprof) during its last run
  *   --env NAME=value                   extra environment of every service (repeatable), e.g. tuning
  *   --label text                       added to the report's name
+ *   --report-dir path                  where the reports go (reports/bench)
  *   --scenario path                    (load-tests/scenarios/chat.js)
  * MONGO_URL: run the targets on this MongoDB (a database each) instead of an embedded FerretDB each.
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
 
 import { ROOT, RUN_DIR } from "./lib/paths.js";
 import { freePort } from "./lib/ports.js";
 import { captureGoProfile, machineCpu } from "./bench/proc.js";
-import { runCapacity, type CapacityResult } from "./bench/capacity.js";
+import { minHoldSeconds, runCapacity, type CapacityResult } from "./bench/capacity.js";
 import { machineInfo } from "./bench/common.js";
 import { K6_BINARY } from "./bench/k6.js";
 import { evaluateGoals, renderMarkdown, type BenchReport, type BenchRuns, type Quietness } from "./bench/report.js";
@@ -70,6 +71,7 @@ const { values: args } = parseArgs({
     profile: { type: "boolean", default: false },
     env: { type: "string", multiple: true, default: [] },
     label: { type: "string" },
+    "report-dir": { type: "string", default: join(ROOT, "reports", "bench") },
     scenario: { type: "string", default: "load-tests/scenarios/chat.js" },
   },
 });
@@ -98,6 +100,9 @@ const load: ChatLoad = {
 let halfLoad: ChatLoad | undefined = args["half-rate"] ? { ...load, rate: positive("half-rate", args["half-rate"]) } : undefined;
 const persistenceSeconds = seconds(args.persistence);
 const capacitySockets = positive("capacity", args.capacity);
+if (capacitySockets > 0 && seconds(args["capacity-hold"]) < minHoldSeconds(args["heap-snapshots"])) {
+  throw new Error(`--capacity-hold must be at least ${minHoldSeconds(args["heap-snapshots"])}s${args["heap-snapshots"] ? " with --heap-snapshots" : ""}, not ${args["capacity-hold"]}`);
+}
 const targets = args.targets.split(",").map((t) => t.trim()) as TargetId[];
 for (const t of targets) if (!TARGET_IDS.includes(t)) throw new Error(`--targets: unknown target ${t} (a, b or c)`);
 const serviceEnv = Object.fromEntries(
@@ -111,7 +116,7 @@ const mongoUrl = process.env.MONGO_URL || undefined;
 const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(/-\d{3}Z$/, "Z");
 const name = args.label ? `${stamp}-${args.label.replace(/[^\w.-]+/g, "-")}` : stamp;
 const runDir = join(RUN_DIR, "bench", name);
-const reportDir = join(ROOT, "reports", "bench");
+const reportDir = resolve(args["report-dir"]);
 const machine = machineInfo();
 
 function log(line: string): void {

@@ -44,7 +44,7 @@ import { startTarget } from "./targets.js";
 
 export interface CapacityOptions {
   sockets: number;
-  /** Seconds to connect them all, then to hold them. */
+  /** Seconds to connect them all, then to hold them (at least {@link minHoldSeconds}). */
   rampSeconds: number;
   holdSeconds: number;
   dir: string;
@@ -93,8 +93,20 @@ export function openFileLimit(): number {
   }
 }
 
+/**
+ * The shortest hold that is measured: the heap is read 5 s into it, after a full GC given 4.5 s (20 s
+ * with heap snapshots), and the sockets must still be held then, and for the scrapes after it.
+ */
+export function minHoldSeconds(heapSnapshots: boolean | undefined): number {
+  return heapSnapshots ? 30 : 15;
+}
+
 export async function runCapacity(options: CapacityOptions): Promise<CapacityResult> {
   const { sockets } = options;
+  const minHold = minHoldSeconds(options.heapSnapshots);
+  if (options.holdSeconds < minHold) {
+    throw new Error(`the capacity run must hold its sockets at least ${minHold} s (${options.heapSnapshots ? "with" : "without"} heap snapshots), not ${options.holdSeconds} s`);
+  }
   const limit = openFileLimit();
   // Headroom for everything else a process opens (Redis, logs, the metrics server, nginx upstreams).
   const perProcess = Math.floor(limit * 0.8);
