@@ -1,4 +1,7 @@
-/** The bench's readers of heap snapshots (heap-diff.ts) and CPU profiles (cpu-top.ts), on small inputs. */
+/**
+ * The bench's readers of heap snapshots (heap-diff.ts) and CPU profiles (cpu-top.ts), on small inputs,
+ * and its measure of what a library adds to an idle heap (module-heap.ts).
+ */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -6,6 +9,8 @@ import { describe, expect, it } from "vitest";
 
 import { packageOf, summarizeProfile } from "../../scripts/bench/cpu-top.js";
 import { growth, summarize } from "../../scripts/bench/heap-diff.js";
+import { moduleHeapBytes } from "../../scripts/bench/module-heap.js";
+import { ROOT } from "../../scripts/lib/paths.js";
 import { testDir } from "../helpers/env.js";
 
 /** A V8 heap snapshot with the given nodes (type, name, self size), and no edges. */
@@ -76,5 +81,21 @@ describe("cpu-top", () => {
     expect(top.idleShare).toBeCloseTo(2 / 6);
     expect(top.byPackage).toEqual([["(native)", 0.75], ["socket.io-adapter", 0.25]]);
     expect(top.inclusive[0]).toEqual(["broadcast socket.io-adapter:1", 1]);
+  });
+});
+
+describe("module-heap", () => {
+  const gateway = join(ROOT, "services/gateway");
+
+  it("reads what a library adds to a fresh process's heap, and nothing for a module already loaded", async () => {
+    // zod's classic API is a few MiB of code and schemas; node:path is loaded before any import.
+    expect(await moduleHeapBytes("zod", gateway)).toBeGreaterThan(1024 * 1024);
+    expect(Math.abs(await moduleHeapBytes("node:path", gateway))).toBeLessThan(64 * 1024);
+  });
+
+  it("says which module it could not import, and from where", async () => {
+    await expect(moduleHeapBytes("no-such-package-here", gateway)).rejects.toThrow(
+      `cannot import no-such-package-here from ${gateway}: Cannot find package 'no-such-package-here'`,
+    );
   });
 });
