@@ -29,6 +29,7 @@ import type { FeatureContext, GatewayFeature } from "./lib/feature.js";
 import { createEventLimiter } from "./limits/event-limits.js";
 import { createEventDispatcher } from "./lib/on-event.js";
 import { instrumentServer } from "./lib/server-metrics.js";
+import { releaseUpgradeRequests } from "./lib/upgrade-requests.js";
 import { GatewayMetrics } from "./metrics.js";
 import { messagesFeature } from "./messages/messages.feature.js";
 import { presenceFeature } from "./presence/presence.feature.js";
@@ -102,6 +103,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
   });
   instrumentServer(io, metrics, log);
+  releaseUpgradeRequests(io);
   let draining = false;
   refuseNewSessionsWhile(httpServer, () => draining);
   if (config.ROUTE_ID) {

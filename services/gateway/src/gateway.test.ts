@@ -2,6 +2,11 @@
  * Two gateways in this process on one real Redis and FerretDB: handshake, session, and the message
  * path across nodes. The multi-process cluster behind nginx is tested in test/cluster.
  */
+import type { IncomingMessage } from "node:http";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+
 import jwt from "jsonwebtoken";
 import type { Connection } from "mongoose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -67,6 +72,67 @@ describe("handshake", () => {
     const user = await seedUser(models);
     const { session } = await connectClient(nodes[1]!.url, "", { auth: {}, query: { token: user.token } });
     expect(session).toEqual({ userId: user.id, node: "node-b" });
+  });
+});
+
+describe("what a connected socket keeps", () => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+
+  it.each([
+    ["over WebSocket", ["websocket"]],
+    ["upgraded from long-polling", ["polling", "websocket"]],
+  ])("%s: not its first HTTP request, once the handshake is read", async (_, transports) => {
+    const server = nodes[0]!.gateway.httpServer;
+    // The session's first poll and its WebSocket upgrade, held weakly.
+    const requests: WeakRef<IncomingMessage>[] = [];
+    const track = (req: IncomingMessage) => requests.push(new WeakRef(req));
+    const trackFirstPoll = (req: IncomingMessage) => {
+      if (!req.url?.includes("sid=")) track(req);
+    };
+    server.prependListener("upgrade", track);
+    server.prependListener("request", trackFirstPoll);
+    try {
+      const user = await seedUser(models);
+      const { socket } = await connectClient(nodes[0]!.url, user.token, { transports });
+      if (socket.io.engine.transport.name !== "websocket") await new Promise((resolve) => socket.io.engine.once("upgrade", resolve));
+
+      const held = nodes[0]!.gateway.io.of("/").sockets.get(socket.id!)!;
+      expect(held.handshake.headers.host).toBe(new URL(nodes[0]!.url).host);
+      expect(held.handshake.auth).toEqual({ token: user.token });
+      expect(requests).toHaveLength(transports.length);
+      await nextTurn();
+      gc();
+      expect(requests.map((r) => r.deref())).toEqual(transports.map(() => undefined));
+      // The socket still works, and its close still reaches the server.
+      expect(await socket.timeout(5_000).emitWithAck("presence:query", { userIds: [user.id] })).toMatchObject({ ok: true });
+      const gone = nextEvent(held, "disconnect");
+      socket.disconnect();
+      await gone;
+    } finally {
+      server.removeListener("upgrade", track);
+      server.removeListener("request", trackFirstPoll);
+    }
+  });
+});
+
+describe("an Engine.IO middleware", () => {
+  it("still sees the response of a WebSocket upgrade close, as pino-http needs", { timeout: 10_000 }, async () => {
+    const engine = nodes[1]!.gateway.io.engine;
+    const closed = new Promise<void>((resolve) => {
+      engine.use((_req, res, next) => {
+        res.once("close", () => resolve());
+        next();
+      });
+    });
+    try {
+      const user = await seedUser(models);
+      const { socket } = await connectClient(nodes[1]!.url, user.token);
+      socket.disconnect();
+      await closed;
+    } finally {
+      (engine as unknown as { middlewares: unknown[] }).middlewares.length = 0;
+    }
   });
 });
 
