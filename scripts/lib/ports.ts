@@ -7,12 +7,15 @@ import { createServer } from "node:net";
  * running at the same time (a second vitest fork starting its own cluster) can be handed the same port.
  * So each vitest fork takes ports from a range of its own (`VITEST_POOL_ID` tells which), below the
  * kernel's ephemeral range (32768+) where outgoing connections get their ports, and one process never
- * hands out a port twice. Outside vitest (`npm start`, benchmarks) the OS picks.
+ * hands out a port twice. Each process starts at a random place in its range, so that two test runs
+ * on one machine (whose forks share pool ids) rarely reach for the same port: a port that one run's
+ * restarted service left free for a moment is otherwise the very next one the other run tries.
+ * Outside vitest (`npm start`, benchmarks) the OS picks.
  */
 const RANGE_START = 20_000;
 const RANGE_SIZE = 1_500;
 const handedOut = new Set<number>();
-let next = 0;
+let next = Math.floor(Math.random() * RANGE_SIZE);
 
 function poolId(): number | undefined {
   const id = Number(process.env.VITEST_POOL_ID);
