@@ -2,7 +2,7 @@
  * Two gateways in this process on one real Redis and FerretDB: handshake, session, and the message
  * path across nodes. The multi-process cluster behind nginx is tested in test/cluster.
  */
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -120,7 +120,7 @@ describe("an Engine.IO middleware", () => {
   it("still sees the response of a WebSocket upgrade close, as pino-http needs", { timeout: 10_000 }, async () => {
     const engine = nodes[1]!.gateway.io.engine;
     const closed = new Promise<void>((resolve) => {
-      engine.use((_req, res, next) => {
+      engine.use((_req: IncomingMessage, res: ServerResponse, next: () => void) => {
         res.once("close", () => resolve());
         next();
       });
