@@ -309,6 +309,14 @@ export function renderMarkdown(report: BenchReport): string {
         `${cap.notes.join(" ")}`,
     );
     lines.push("");
+    const cpu = Object.entries(cap.usage.processes).map(([name, usage]) => `${name} ${fmt(usage.cpuPercent)}`);
+    lines.push(
+      `Connect p99 ${cap.connectTimeP99Ms === undefined ? "–" : `${fmt(cap.connectTimeP99Ms, 0)} ms`}, ` +
+        `${cap.ready.toLocaleString("en-US")} sessions ready, ${cap.disconnects} disconnects. ` +
+        `During the hold, in % of one core: ${cpu.join(", ")}; the machine ${fmt(cap.usage.machineBusyPercent)} % busy ` +
+        `(peak ${fmt(cap.usage.machineBusyPeakPercent)} %). Valid: ${cap.valid ? "yes" : "no"}.`,
+    );
+    lines.push("");
   }
   if (report.errors.length) {
     lines.push("## Errors");

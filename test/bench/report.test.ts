@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 
 import { evaluateGoals, persistenceKeptUp, renderMarkdown, type BenchReport, type BenchRuns } from "../../scripts/bench/report.js";
+import type { CapacityResult } from "../../scripts/bench/capacity.js";
 import type { RunResult } from "../../scripts/bench/run.js";
 
 /** A run with plausible figures; `over` replaces any of them. */
@@ -127,5 +128,43 @@ describe("bench goals", () => {
     expect(given).not.toContain("stepped up");
 
     expect(renderMarkdown({ ...base, halfLoad: undefined })).not.toContain("Half load:");
+  });
+
+  it("render the capacity run with its connect time, the CPU of each process during the hold, and its validity", () => {
+    const runs = { a: run("a") };
+    const capacity: CapacityResult = {
+      requested: 20_000,
+      held: 20_000,
+      ready: 20_000,
+      connectErrors: 0,
+      disconnects: 0,
+      gateways: 2,
+      perGateway: [10_000, 10_000],
+      holdSeconds: 52,
+      connectTimeP99Ms: 106,
+      idleHeapBytes: 58e6,
+      heapBytes: 295e6,
+      heapPerSocketBytes: 14_750,
+      marginalHeapPerSocketBytes: 11_850,
+      rssPerSocketBytes: 26_000,
+      nginxRssBytes: 550e6,
+      openFileLimit: 20_000,
+      nginxWorkers: 5,
+      k6Processes: 2,
+      usage: {
+        seconds: 50,
+        processes: { nginx: { cpuPercent: 4.5 }, "gateway-0": { cpuPercent: 9.6 }, "k6-0": { cpuPercent: 60 } },
+        machineBusyPercent: 24.3,
+        machineBusyPeakPercent: 31,
+      } as unknown as CapacityResult["usage"],
+      valid: false,
+      notes: [],
+    };
+    const markdown = renderMarkdown(benchReport(runs, { capacity }));
+    expect(markdown).toContain("## Connection capacity");
+    expect(markdown).toContain("20,000 of 20,000 sockets held through nginx across 2 gateways (10,000 + 10,000), 0 connect errors");
+    expect(markdown).toContain("Connect p99 106 ms, 20,000 sessions ready, 0 disconnects.");
+    expect(markdown).toContain("During the hold, in % of one core: nginx 4.5, gateway-0 9.6, k6-0 60.0; the machine 24.3 % busy (peak 31.0 %). Valid: no.");
+    expect(renderMarkdown(benchReport(runs, { capacity: { ...capacity, connectTimeP99Ms: undefined, valid: true } }))).toContain("Connect p99 –,");
   });
 });
