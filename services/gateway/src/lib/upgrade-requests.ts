@@ -8,6 +8,8 @@
  * each held socket costs a gateway. Only an Engine.IO middleware could listen to that response (pino-http
  * does, for its `close`), so the listener stays whenever one is registered; parley registers none. The
  * handshake (`socket.handshake`: headers, address, query, auth) is built before the request is dropped.
+ * A second namespace connected over the same connection would get a handshake without headers or
+ * query, as with Socket.IO's own advice (`rawSocket.request = null`); the gateway serves only `/`.
  */
 import type { Duplex } from "node:stream";
 
