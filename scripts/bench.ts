@@ -22,7 +22,7 @@
  *   --half-rate R                      msgs/s per member of the half-load runs, instead of half of the
  *                                      maximum that (b) is stepped up to (about 5 minutes)
  *   --persistence 10m                  length of the persistence run (0: skip)
- *   --capacity 20000 --capacity-hold 60s --capacity-ramp 100s   the capacity run (0 sockets: skip)
+ *   --capacity 20000 --capacity-hold 60s --capacity-ramp 300s   the capacity run (0 sockets: skip)
  *   --heap-snapshots                   the capacity run also writes a heap snapshot of each gateway,
  *                                      idle and holding its sockets (compare them with heap-diff.ts)
  *   --find-load                        instead of the report: step (b)'s load up to saturation
@@ -65,7 +65,7 @@ const { values: args } = parseArgs({
     persistence: { type: "string", default: "10m" },
     capacity: { type: "string", default: "20000" },
     "capacity-hold": { type: "string", default: "60s" },
-    "capacity-ramp": { type: "string", default: "100s" },
+    "capacity-ramp": { type: "string", default: "300s" },
     "heap-snapshots": { type: "boolean", default: false },
     "find-load": { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
