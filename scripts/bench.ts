@@ -45,7 +45,7 @@ import { parseArgs } from "node:util";
 import { ROOT, RUN_DIR } from "./lib/paths.js";
 import { freePort } from "./lib/ports.js";
 import { captureGoProfile, machineCpu } from "./bench/proc.js";
-import { minHoldSeconds, runCapacity, type CapacityResult } from "./bench/capacity.js";
+import { holdTooShort, runCapacity, type CapacityResult } from "./bench/capacity.js";
 import { machineInfo } from "./bench/common.js";
 import { K6_BINARY } from "./bench/k6.js";
 import { evaluateGoals, renderMarkdown, type BenchReport, type BenchRuns, type Quietness } from "./bench/report.js";
@@ -100,9 +100,9 @@ const load: ChatLoad = {
 let halfLoad: ChatLoad | undefined = args["half-rate"] ? { ...load, rate: positive("half-rate", args["half-rate"]) } : undefined;
 const persistenceSeconds = seconds(args.persistence);
 const capacitySockets = positive("capacity", args.capacity);
-if (capacitySockets > 0 && seconds(args["capacity-hold"]) < minHoldSeconds(args["heap-snapshots"])) {
-  throw new Error(`--capacity-hold must be at least ${minHoldSeconds(args["heap-snapshots"])}s${args["heap-snapshots"] ? " with --heap-snapshots" : ""}, not ${args["capacity-hold"]}`);
-}
+// Refused before any run, not after half an hour of them.
+const holdError = capacitySockets > 0 ? holdTooShort(seconds(args["capacity-hold"]), args["heap-snapshots"]) : undefined;
+if (holdError) throw new Error(`--capacity-hold: ${holdError}`);
 const targets = args.targets.split(",").map((t) => t.trim()) as TargetId[];
 for (const t of targets) if (!TARGET_IDS.includes(t)) throw new Error(`--targets: unknown target ${t} (a, b or c)`);
 const serviceEnv = Object.fromEntries(

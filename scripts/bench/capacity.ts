@@ -101,12 +101,17 @@ export function minHoldSeconds(heapSnapshots: boolean | undefined): number {
   return heapSnapshots ? 30 : 15;
 }
 
+/** Why a hold of `holdSeconds` is too short to measure, or undefined when it is long enough. */
+export function holdTooShort(holdSeconds: number, heapSnapshots: boolean | undefined): string | undefined {
+  const min = minHoldSeconds(heapSnapshots);
+  if (holdSeconds >= min) return undefined;
+  return `the sockets must be held at least ${min} s${heapSnapshots ? " with heap snapshots" : ""}, not ${holdSeconds} s`;
+}
+
 export async function runCapacity(options: CapacityOptions): Promise<CapacityResult> {
   const { sockets } = options;
-  const minHold = minHoldSeconds(options.heapSnapshots);
-  if (options.holdSeconds < minHold) {
-    throw new Error(`the capacity run must hold its sockets at least ${minHold} s (${options.heapSnapshots ? "with" : "without"} heap snapshots), not ${options.holdSeconds} s`);
-  }
+  const tooShort = holdTooShort(options.holdSeconds, options.heapSnapshots);
+  if (tooShort) throw new Error(`capacity run: ${tooShort}`);
   const limit = openFileLimit();
   // Headroom for everything else a process opens (Redis, logs, the metrics server, nginx upstreams).
   const perProcess = Math.floor(limit * 0.8);

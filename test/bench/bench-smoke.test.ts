@@ -118,6 +118,6 @@ describe("npm run bench's arguments", () => {
   it("refuses a capacity hold too short to read the heap while the sockets are held, before any run", async () => {
     const args = ["--import", "tsx", "scripts/bench.ts", "--capacity", "10", "--capacity-hold", "5s", "--report-dir", testDir("bench-refused")];
     const refused = run(process.execPath, args, { cwd: ROOT });
-    await expect(refused).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("--capacity-hold must be at least 15s, not 5s") });
+    await expect(refused).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("--capacity-hold: the sockets must be held at least 15 s, not 5 s") });
   });
 });
