@@ -265,7 +265,7 @@ async function seedUsers(mongoUrl: string, count: number, warmRedisUrl?: string)
       );
     }
     if (warmRedisUrl) await cacheConversationLists(warmRedisUrl, models, ids.map((id) => id.toHexString()));
-    return ids.map((id) => signAccessToken(id.toHexString(), BENCH_JWT_SECRET, 24 * 3600));
+    return ids.map((id) => signAccessToken({ userId: id.toHexString(), sessionId: new Types.ObjectId().toHexString() }, BENCH_JWT_SECRET, 24 * 3600).token);
   } finally {
     await connection.close();
   }

@@ -13,6 +13,11 @@ export interface SeededUser {
   token: string;
 }
 
+/** An access token of `userId` in a session of its own (which nothing revokes), valid for an hour. */
+export function seedToken(userId: string, ttlSeconds = 3600): string {
+  return signAccessToken({ userId, sessionId: new Types.ObjectId().toHexString() }, TEST_JWT_SECRET, ttlSeconds).token;
+}
+
 export async function seedUser(models: Pick<Models, "User">, label = "user"): Promise<SeededUser> {
   const username = `${label}_${uniqueSuffix()}`;
   const doc = await models.User.create({
@@ -22,7 +27,7 @@ export async function seedUser(models: Pick<Models, "User">, label = "user"): Pr
     passwordHash: "scrypt$not-a-real-hash",
   });
   const id = doc._id.toHexString();
-  return { id, username, token: signAccessToken(id, TEST_JWT_SECRET, 3600) };
+  return { id, username, token: seedToken(id) };
 }
 
 export async function seedConversation(models: Pick<Models, "Conversation">, members: readonly SeededUser[]): Promise<string> {

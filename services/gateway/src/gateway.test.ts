@@ -59,10 +59,10 @@ describe("handshake", () => {
     ["no token", {}, "AUTH_REQUIRED"],
     ["a malformed token", { token: "not-a-jwt" }, "INVALID_TOKEN"],
     ["a token that is not a string", { token: 42 }, "INVALID_TOKEN"],
-    ["a token signed with another secret", { token: signAccessToken("0123456789abcdef01234567", "x".repeat(40), 60) }, "INVALID_TOKEN"],
+    ["a token signed with another secret", { token: signAccessToken({ userId: "0123456789abcdef01234567", sessionId: "0123456789abcdef01234568" }, "x".repeat(40), 60).token }, "INVALID_TOKEN"],
     ["an unsigned token (alg none)", { token: jwt.sign({ sub: "0123456789abcdef01234567" }, "", { algorithm: "none" }) }, "INVALID_TOKEN"],
     ["an expired token", { token: jwt.sign({ sub: "0123456789abcdef01234567", exp: Math.floor(Date.now() / 1000) - 10 }, TEST_JWT_SECRET) }, "TOKEN_EXPIRED"],
-    ["a token of a user that does not exist", { token: signAccessToken("0123456789abcdef01234567", TEST_JWT_SECRET, 60) }, "USER_NOT_FOUND"],
+    ["a token of a user that does not exist", { token: signAccessToken({ userId: "0123456789abcdef01234567", sessionId: "0123456789abcdef01234568" }, TEST_JWT_SECRET, 60).token }, "USER_NOT_FOUND"],
   ])("refuses %s with its code", async (_, auth, code) => {
     const err = await connectError(nodes[0]!.url, auth);
     expect(err.data?.code).toBe(code);
@@ -71,7 +71,7 @@ describe("handshake", () => {
   it("accepts the token from the query string too, and names the node", async () => {
     const user = await seedUser(models);
     const { session } = await connectClient(nodes[1]!.url, "", { auth: {}, query: { token: user.token } });
-    expect(session).toEqual({ userId: user.id, node: "node-b" });
+    expect(session).toEqual({ userId: user.id, node: "node-b", sessionId: expect.stringMatching(/^[0-9a-f]{24}$/), expiresAt: expect.any(String) });
   });
 });
 

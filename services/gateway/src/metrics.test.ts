@@ -131,7 +131,7 @@ describe("events", () => {
   it("starts every rate-limit action at zero, so that the first refusal shows in rate()", async () => {
     const metrics = new GatewayMetrics(new Registry());
     const actions = (await metrics.rateLimited.get()).values.map((v) => v.labels.action).sort();
-    expect(actions).toEqual(["call", "message", "presence", "receipt", "sync", "typing"]);
+    expect(actions).toEqual(["call", "message", "presence", "receipt", "refresh", "sync", "typing"]);
   });
 });
 

@@ -10,9 +10,8 @@ import type { DisconnectReason } from "socket.io";
 import type { ErrorCode } from "@parley/shared/errors";
 import type { ClientToServerEvents } from "@parley/shared/events";
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, redisErrorsCounter, type Registry } from "@parley/shared/metrics";
-import type { RateAction } from "@parley/shared/rate-limit";
 
-import { EVENT_ACTIONS } from "./limits/event-limits.js";
+import { EVENT_ACTIONS, type EventRateAction } from "./limits/event-limits.js";
 
 /** How a client event ended: `ok`, or the wire code of the error it was answered with. */
 export type EventOutcome = "ok" | ErrorCode;
@@ -109,7 +108,7 @@ export class GatewayMetrics {
   }
 
   /** The rate limiter refused an event of `action`'s bucket. */
-  eventRateLimited(action: Exclude<RateAction, "login">): void {
+  eventRateLimited(action: EventRateAction): void {
     this.rateLimited.inc({ action });
   }
 

@@ -10,19 +10,54 @@ import { ObjectIdString } from "./schemas.js";
 
 const ALGORITHM = "HS256";
 
-/** Signs an access token for `userId`, valid for `expiresInSeconds`. */
-export function signAccessToken(userId: string, secret: string, expiresInSeconds: number): string {
-  return jwt.sign({}, secret, { algorithm: ALGORITHM, subject: userId, expiresIn: expiresInSeconds });
+/** What an access token says, once verified. */
+export interface AccessClaims {
+  userId: string;
+  /** The session (logged-in device) the token belongs to: revoking it revokes the token. */
+  sessionId: string;
+  /** The token's own id. */
+  tokenId: string;
+  /** When the token was issued and when it expires (ms since the epoch, to the second). */
+  issuedAt: number;
+  expiresAt: number;
+}
+
+/** A freshly signed access token. */
+export interface SignedAccessToken {
+  token: string;
+  /** When it expires (ms since the epoch, to the second). */
+  expiresAt: number;
 }
 
 /**
- * Verifies an access token and returns its user id. Only HS256 is accepted (no `none`, no key
- * confusion), and expiry is enforced.
+ * Signs an access token of `userId`'s session `sessionId`, valid for `expiresInSeconds`, with a random
+ * token id (`jti`).
+ */
+export function signAccessToken(
+  { userId, sessionId }: { userId: string; sessionId: string },
+  secret: string,
+  expiresInSeconds: number,
+  now = Date.now(),
+): SignedAccessToken {
+  const issuedAt = Math.floor(now / 1000);
+  const token = jwt.sign({ sid: sessionId, iat: issuedAt }, secret, {
+    algorithm: ALGORITHM,
+    subject: userId,
+    expiresIn: expiresInSeconds,
+    jwtid: randomBytes(12).toString("base64url"),
+  });
+  return { token, expiresAt: (issuedAt + expiresInSeconds) * 1000 };
+}
+
+/**
+ * Verifies an access token and returns its claims. Only HS256 is accepted (no `none`, no key
+ * confusion), expiry is enforced, and the token must name a user and a session. Revocation is checked
+ * elsewhere (`SessionRevocations`): this is the signature only.
  *
  * @throws {AuthError} `AUTH_REQUIRED` for a missing token, `TOKEN_EXPIRED` for an expired one and
  * `INVALID_TOKEN` for anything else.
  */
-export function verifyAccessToken(token: unknown, secret: string): string {
+export function verifyAccessToken(token: unknown, secret: string): AccessClaims {
   if (token === undefined || token === null || token === "") {
     throw new AuthError("AUTH_REQUIRED", "An access token is required");
   }
@@ -34,9 +69,14 @@ export function verifyAccessToken(token: unknown, secret: string): string {
     if (err instanceof jwt.TokenExpiredError) throw new AuthError("TOKEN_EXPIRED", "The access token has expired");
     throw new AuthError("INVALID_TOKEN", "The access token is invalid");
   }
-  const sub = typeof payload === "object" ? payload.sub : undefined;
+  if (typeof payload !== "object") throw new AuthError("INVALID_TOKEN", "The access token is invalid");
+  const { sub, sid, jti, iat, exp } = payload as jwt.JwtPayload & { sid?: unknown };
   if (!ObjectIdString.safeParse(sub).success) throw new AuthError("INVALID_TOKEN", "The access token names no user");
-  return sub as string;
+  if (!ObjectIdString.safeParse(sid).success) throw new AuthError("INVALID_TOKEN", "The access token names no session");
+  if (typeof jti !== "string" || typeof iat !== "number" || typeof exp !== "number") {
+    throw new AuthError("INVALID_TOKEN", "The access token is invalid");
+  }
+  return { userId: sub as string, sessionId: sid as string, tokenId: jti, issuedAt: iat * 1000, expiresAt: exp * 1000 };
 }
 
 /** scrypt cost: N = 2^15 takes ~50 ms and 32 MiB per hash, OWASP's recommended floor. */

@@ -17,6 +17,8 @@ const STATUS = {
   TOKEN_EXPIRED: 401,
   /** The token names a user that does not exist (any more). */
   USER_NOT_FOUND: 401,
+  /** The token's session was revoked (logout, password change, account deletion, refresh token reuse). */
+  SESSION_REVOKED: 401,
   /** Wrong username or password. */
   INVALID_CREDENTIALS: 401,
   /** The caller may not do this (for example: not a member of the conversation). */
@@ -31,6 +33,8 @@ const STATUS = {
   BUSY: 409,
   /** The caller sent too much, too fast; `retryAfterMs` says when to try again. */
   RATE_LIMITED: 429,
+  /** The user already has `MAX_SOCKETS_PER_USER` sockets connected across the cluster. */
+  TOO_MANY_CONNECTIONS: 429,
   /** Something failed on our side; the message says nothing more on purpose. */
   INTERNAL: 500,
   /** A dependency (Redis, MongoDB) is unavailable; retrying later is safe. */
@@ -56,7 +60,7 @@ export interface WireError {
   message: string;
   /** Present on `VALIDATION`: one entry per invalid field. */
   issues?: FieldIssue[];
-  /** Present on `RATE_LIMITED`: milliseconds until the caller may retry. */
+  /** Present on `RATE_LIMITED`, and on `UNAVAILABLE` when the server is at capacity: milliseconds until the caller may retry. */
   retryAfterMs?: number;
 }
 
@@ -119,9 +123,9 @@ export class InvalidCredentialsError extends AppError {
 }
 
 /** Codes of {@link AuthError}: why a token or handshake was refused. */
-export type AuthErrorCode = "AUTH_REQUIRED" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "USER_NOT_FOUND";
+export type AuthErrorCode = "AUTH_REQUIRED" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "USER_NOT_FOUND" | "SESSION_REVOKED";
 
-/** A refused token. One class for the four ways a token can fail, told apart by `code`. */
+/** A refused token. One class for the ways a token can fail, told apart by `code`. */
 export class AuthError extends AppError {
   constructor(
     readonly code: AuthErrorCode,
@@ -146,9 +150,30 @@ export class RateLimitedError extends AppError {
   }
 }
 
-/** A dependency is down; the operation did not happen and may be retried. */
+/** A dependency is down, or the process is at capacity; the operation did not happen and may be retried. */
 export class UnavailableError extends AppError {
   readonly code = "UNAVAILABLE";
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    message: string,
+    options?: ErrorOptions & {
+      /** When a retry makes sense, in milliseconds (sent as `Retry-After` on REST). */
+      retryAfterMs?: number;
+    },
+  ) {
+    super(message, options);
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+
+  override toWire(): WireError {
+    return this.retryAfterMs === undefined ? super.toWire() : { code: this.code, message: this.message, retryAfterMs: this.retryAfterMs };
+  }
+}
+
+/** A handshake refused because the user has too many sockets connected across the cluster. */
+export class TooManyConnectionsError extends AppError {
+  readonly code = "TOO_MANY_CONNECTIONS";
 }
 
 /** The wire form of any thrown value: an {@link AppError} keeps its code, anything else is `INTERNAL`. */

@@ -10,6 +10,7 @@ import type { z } from "zod";
 
 import type { ErrorCode, WireError } from "./errors.js";
 import {
+  AuthRefreshPayload,
   CallIce,
   CallInitiate,
   CallRef,
@@ -68,6 +69,12 @@ export interface ClientToServerEvents {
   ) => void;
   /** Every message after `afterSeq`, in seq order; see docs/protocol.md for the recovery algorithm. */
   sync: (payload: z.input<typeof SyncPayload>, ack?: Ack<SyncResult>) => void;
+  /**
+   * Extends this socket's life with a newer access token of the same user and session (from
+   * `POST /api/auth/refresh`), without reconnecting. The ack carries the new expiry; the socket is then
+   * cut at that time instead, after a new `session:expiring`.
+   */
+  "auth:refresh": (payload: z.input<typeof AuthRefreshPayload>, ack?: Ack<{ expiresAt: string }>) => void;
   /** Calls another user; every device of the callee gets `call:incoming`. `BUSY` when either party is in a call. */
   "call:initiate": (payload: z.input<typeof CallInitiate>, ack?: Ack<{ callId: string }>) => void;
   /** The caller's SDP offer, relayed to the callee (all devices while ringing, the answering one after). */
@@ -88,6 +95,17 @@ export interface ClientToServerEvents {
 export interface ServerToClientEvents {
   /** First event on every connection: who the socket is, and which gateway process serves it. */
   "session:ready": (payload: SessionReady) => void;
+  /**
+   * The access token this socket connected (or last refreshed) with expires at `expiresAt`: send
+   * `auth:refresh` with a newer one before then, or the socket is disconnected at that time.
+   */
+  "session:expiring": (payload: { expiresAt: string }) => void;
+  /**
+   * The server is about to disconnect this socket for good: its token expired (`TOKEN_EXPIRED`: refresh,
+   * then reconnect) or its session was revoked (`SESSION_REVOKED`: log in again). The disconnect follows
+   * at once, with reason `io server disconnect`, and Socket.IO does not reconnect by itself.
+   */
+  "session:ended": (payload: SessionEnded) => void;
   /** A new message in one of the user's conversations, delivered before it is persisted. */
   "message:new": (message: Message) => void;
   /** A message is now stored durably in MongoDB. */
@@ -141,12 +159,26 @@ export type InterServerEvents = Record<never, never>;
 /** What the gateway keeps on each socket (`socket.data`), set by the handshake middleware. */
 export interface SocketData {
   userId: string;
+  /** The session of the access token the socket connected with. */
+  sessionId: string;
+  /** When the socket's current access token expires (ms since the epoch). */
+  expiresAt: number;
 }
 
 export interface SessionReady {
   userId: string;
   /** Name of the gateway process serving this socket, unique per process. */
   node: string;
+  /** The session this socket belongs to. */
+  sessionId: string;
+  /** When the socket's access token expires (ISO): refresh it with `auth:refresh` before then. */
+  expiresAt: string;
+}
+
+/** Payload of `session:ended`. */
+export interface SessionEnded {
+  code: Extract<ErrorCode, "TOKEN_EXPIRED" | "SESSION_REVOKED">;
+  message: string;
 }
 
 export interface MessagePersisted {
@@ -232,6 +264,7 @@ export const clientEventSchemas = {
   "conversation:read": PointerPayload,
   "presence:query": PresenceQuery,
   sync: SyncPayload,
+  "auth:refresh": AuthRefreshPayload,
   "call:initiate": CallInitiate,
   "call:offer": CallSdp,
   "call:answer": CallSdp,
@@ -240,6 +273,11 @@ export const clientEventSchemas = {
   "call:cancel": CallRef,
   "call:end": CallRef,
 } satisfies { [E in keyof ClientToServerEvents]: z.ZodType<unknown, EventPayload<E>> };
+
+/** Room of every socket of one session (one logged-in device), on every node. */
+export function sessionRoom(sessionId: string): string {
+  return `session:${sessionId}`;
+}
 
 /** Room of every socket of one user, on every node. */
 export function userRoom(userId: string): string {

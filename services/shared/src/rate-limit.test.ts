@@ -48,6 +48,12 @@ function limits(overrides: Partial<RateLimits> = {}): RateLimits {
     presence: base,
     receipt: base,
     login: base,
+    "login-pair": base,
+    "login-address": base,
+    register: base,
+    refresh: base,
+    search: base,
+    conversation: base,
     ...overrides,
   };
 }

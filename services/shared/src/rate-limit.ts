@@ -25,9 +25,30 @@ import type { RedisKeys } from "./redis-keys.js";
  * - `sync`: `sync`;
  * - `presence`: `presence:query`;
  * - `receipt`: `conversation:delivered`, `conversation:read`;
- * - `login`: `POST /api/auth/login`, per username (not per user id), against password guessing.
+ * - `login`: `POST /api/auth/login`, per username (not per user id), against guessing one account's
+ *   password from many addresses;
+ * - `login-pair`: the same, per client address and username, against guessing from one address;
+ * - `login-address`: the same, per client address, against spraying many usernames;
+ * - `register`: `POST /api/auth/register`, per client address;
+ * - `refresh`: `POST /api/auth/refresh` per session, and `auth:refresh` per user;
+ * - `search`: `GET /api/users?q=`, per user;
+ * - `conversation`: creating a conversation (group, or a new direct one) and adding group members, per user.
  */
-export const RATE_ACTIONS = ["message", "typing", "call", "sync", "presence", "receipt", "login"] as const;
+export const RATE_ACTIONS = [
+  "message",
+  "typing",
+  "call",
+  "sync",
+  "presence",
+  "receipt",
+  "login",
+  "login-pair",
+  "login-address",
+  "register",
+  "refresh",
+  "search",
+  "conversation",
+] as const;
 export type RateAction = (typeof RATE_ACTIONS)[number];
 
 /** One bucket's size and refill rate. */
@@ -57,6 +78,12 @@ export const RATE_FAIL_MODES: Readonly<Record<RateAction, FailMode>> = {
   presence: "open",
   receipt: "open",
   login: "closed",
+  "login-pair": "closed",
+  "login-address": "closed",
+  register: "closed",
+  refresh: "open",
+  search: "open",
+  conversation: "open",
 };
 
 const rateVar = z.coerce.number().positive("must be a positive number of tokens per second").max(1_000_000);
@@ -134,15 +161,77 @@ export const rateLimitConfigShape = {
    */
   RATE_LIMIT_RECEIPT_BURST: burstVar.default(100),
   /**
-   * Sustained login attempts per second per username (0.1: one every 10 s).
-   * @default 0.1
+   * Sustained login attempts per second per username, from all addresses together (0.05: one every
+   * 20 s). Addresses the user logged in from before are exempt, so guesses from elsewhere never lock
+   * the owner out there.
+   * @default 0.05
    */
-  RATE_LIMIT_LOGIN_RATE: rateVar.default(0.1),
+  RATE_LIMIT_LOGIN_RATE: rateVar.default(0.05),
   /**
-   * Login attempts per username at once.
+   * Login attempts per username at once, from all addresses together.
+   * @default 20
+   */
+  RATE_LIMIT_LOGIN_BURST: burstVar.default(20),
+  /**
+   * Sustained login attempts per second per client address and username (0.0167: one a minute).
+   * @default 0.0167
+   */
+  RATE_LIMIT_LOGIN_PAIR_RATE: rateVar.default(1 / 60),
+  /**
+   * Login attempts per client address and username at once.
+   * @default 5
+   */
+  RATE_LIMIT_LOGIN_PAIR_BURST: burstVar.default(5),
+  /**
+   * Sustained login attempts per second per client address, whatever the username (0.2: 12 a minute).
+   * @default 0.2
+   */
+  RATE_LIMIT_LOGIN_ADDRESS_RATE: rateVar.default(0.2),
+  /**
+   * Login attempts per client address at once.
    * @default 10
    */
-  RATE_LIMIT_LOGIN_BURST: burstVar.default(10),
+  RATE_LIMIT_LOGIN_ADDRESS_BURST: burstVar.default(10),
+  /**
+   * Sustained registrations per second per client address (0.0033: 12 an hour).
+   * @default 0.0033
+   */
+  RATE_LIMIT_REGISTER_RATE: rateVar.default(1 / 300),
+  /**
+   * Registrations per client address at once.
+   * @default 5
+   */
+  RATE_LIMIT_REGISTER_BURST: burstVar.default(5),
+  /**
+   * Sustained token refreshes per second, per session on REST and per user on sockets.
+   * @default 0.1
+   */
+  RATE_LIMIT_REFRESH_RATE: rateVar.default(0.1),
+  /**
+   * Token refreshes at once.
+   * @default 10
+   */
+  RATE_LIMIT_REFRESH_BURST: burstVar.default(10),
+  /**
+   * Sustained user searches per second per user.
+   * @default 2
+   */
+  RATE_LIMIT_SEARCH_RATE: rateVar.default(2),
+  /**
+   * User searches at once.
+   * @default 30
+   */
+  RATE_LIMIT_SEARCH_BURST: burstVar.default(30),
+  /**
+   * Sustained conversation creations and member additions per second per user (0.1: six a minute).
+   * @default 0.1
+   */
+  RATE_LIMIT_CONVERSATION_RATE: rateVar.default(0.1),
+  /**
+   * Conversation creations and member additions at once.
+   * @default 10
+   */
+  RATE_LIMIT_CONVERSATION_BURST: burstVar.default(10),
 } as const;
 
 /** The validated settings of {@link rateLimitConfigShape}. */
@@ -162,6 +251,12 @@ export function rateLimitsFromConfig(config: RateLimitConfig): RateLimits {
     presence: bucket(config.RATE_LIMIT_PRESENCE_RATE, config.RATE_LIMIT_PRESENCE_BURST),
     receipt: bucket(config.RATE_LIMIT_RECEIPT_RATE, config.RATE_LIMIT_RECEIPT_BURST),
     login: bucket(config.RATE_LIMIT_LOGIN_RATE, config.RATE_LIMIT_LOGIN_BURST),
+    "login-pair": bucket(config.RATE_LIMIT_LOGIN_PAIR_RATE, config.RATE_LIMIT_LOGIN_PAIR_BURST),
+    "login-address": bucket(config.RATE_LIMIT_LOGIN_ADDRESS_RATE, config.RATE_LIMIT_LOGIN_ADDRESS_BURST),
+    register: bucket(config.RATE_LIMIT_REGISTER_RATE, config.RATE_LIMIT_REGISTER_BURST),
+    refresh: bucket(config.RATE_LIMIT_REFRESH_RATE, config.RATE_LIMIT_REFRESH_BURST),
+    search: bucket(config.RATE_LIMIT_SEARCH_RATE, config.RATE_LIMIT_SEARCH_BURST),
+    conversation: bucket(config.RATE_LIMIT_CONVERSATION_RATE, config.RATE_LIMIT_CONVERSATION_BURST),
   };
 }
 
@@ -318,10 +413,22 @@ function refusal(action: RateAction, retryAfterMs: number): RateLimitedError {
   return new RateLimitedError(`Too many ${action} events, retry in ${retryAfterMs} ms`, retryAfterMs);
 }
 
+const digest = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 32);
+
 /**
  * The bucket subject of login attempts for `username`: case-insensitive like usernames, hashed so that
  * an arbitrary string from a request body can never shape a Redis key (or its hash tag).
  */
 export function loginSubject(username: string): string {
-  return `login-${createHash("sha256").update(username.toLowerCase()).digest("hex").slice(0, 32)}`;
+  return `login-${digest(username.toLowerCase())}`;
+}
+
+/** The bucket subject of a client address (IPv4 or IPv6, as Express reports it), hashed like {@link loginSubject}. */
+export function addressSubject(address: string): string {
+  return `addr-${digest(address)}`;
+}
+
+/** The bucket subject of login attempts for `username` from `address`. */
+export function loginPairSubject(address: string, username: string): string {
+  return `pair-${digest(`${address}\u0000${username.toLowerCase()}`)}`;
 }

@@ -1,7 +1,7 @@
 /**
  * Every Redis key parley owns, in one place. Keys are grouped by hash tag so that each Lua script only
  * touches one slot on a Redis Cluster: `{c:<id>}` for a conversation, `{u:<id>}` for a user, `{n:<node>}`
- * for a gateway node, `{call:<id>}` for a call, `{rl:<user>}` for a user's rate limits.
+ * for a gateway node, `{call:<id>}` for a call, `{rl:<subject>}` for the rate limits of a user or a digest.
  */
 
 /** Key builders bound to a prefix ({@link baseConfigShape}`.REDIS_PREFIX`). */
@@ -51,8 +51,35 @@ export interface RedisKeys {
   call(callId: string): string;
   /** Ringing calls and when they become missed (sorted set: call id → ms). */
   ringingCalls(): string;
-  /** A user's token bucket for one kind of action (hash: tokens, ts). */
-  rateLimit(userId: string, action: string): string;
+  /**
+   * Whether a direct conversation is blocked (string `1`; absent when not): one of its two members
+   * blocks the other. Written with the member set, under the same version.
+   */
+  conversationBlocked(conversationId: string): string;
+  /**
+   * A revoked session (string, with a TTL of at least the access tokens' lifetime): its access tokens
+   * are refused from then on, on REST and on sockets.
+   */
+  sessionRevoked(userId: string, sessionId: string): string;
+  /**
+   * A user's live sockets across the cluster, for `MAX_SOCKETS_PER_USER` (sorted set: socket id → lease
+   * expiry ms; gateways renew the leases of their sockets, so a dead gateway's lapse).
+   */
+  userSockets(userId: string): string;
+  /**
+   * The users with whom a user has a block, in either direction (set); absent while empty. Cached at all
+   * iff {@link userBlocksVersion} exists.
+   */
+  userBlocks(userId: string): string;
+  /** Version of the cached {@link userBlocks} (string), so a stale load can never overwrite a newer one. */
+  userBlocksVersion(userId: string): string;
+  /**
+   * Addresses a user logged in from successfully (sorted set: address digest → last login ms), exempt
+   * from the per-username login limit.
+   */
+  userLoginAddresses(userId: string): string;
+  /** A token bucket for one kind of action (hash: tokens, ts); the subject is a user id or a digest. */
+  rateLimit(subject: string, action: string): string;
 }
 
 export function redisKeys(prefix: string): RedisKeys {
@@ -77,6 +104,12 @@ export function redisKeys(prefix: string): RedisKeys {
     nodeUsers: (node) => `${prefix}:{n:${node}}:users`,
     call: (id) => `${prefix}:{call:${id}}`,
     ringingCalls: () => `${prefix}:calls:ringing`,
-    rateLimit: (userId, action) => `${prefix}:{rl:${userId}}:${action}`,
+    conversationBlocked: (id) => `${conversation(id)}:blocked`,
+    sessionRevoked: (id, sessionId) => `${user(id)}:session:${sessionId}:revoked`,
+    userSockets: (id) => `${user(id)}:sockets`,
+    userBlocks: (id) => `${user(id)}:blocks`,
+    userBlocksVersion: (id) => `${user(id)}:blocks:v`,
+    userLoginAddresses: (id) => `${user(id)}:login-addresses`,
+    rateLimit: (subject, action) => `${prefix}:{rl:${subject}}:${action}`,
   };
 }

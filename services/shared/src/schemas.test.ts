@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { ValidationError } from "./errors.js";
-import { codePointLength, MAX_CONTENT_LENGTH, parseInput, SendMessage } from "./schemas.js";
+import { codePointLength, findMalformedText, isWellFormedText, MAX_CONTENT_LENGTH, parseInput, SendMessage } from "./schemas.js";
 
 const conversationId = "0123456789abcdef01234567";
 
@@ -44,5 +44,34 @@ describe("SendMessage", () => {
 describe("codePointLength", () => {
   it("counts code points, not UTF-16 units", () => {
     expect(codePointLength("a😀b")).toBe(3);
+  });
+});
+
+describe("the well-formed text rule of parseInput", () => {
+  const LONE = ["\ud800", "\udc00", "a\ud83dz", "x\ude00", "nul\u0000byte"];
+
+  it("refuses a lone surrogate or a NUL in any string, at any depth, naming its path", () => {
+    for (const bad of LONE) {
+      expect(() => parseInput(SendMessage, { conversationId: "a".repeat(24), clientMsgId: `cid-${bad}-x`, content: "hi" }, "payload")).toThrow(
+        expect.objectContaining({ code: "VALIDATION", issues: [expect.objectContaining({ path: "clientMsgId" })] }),
+      );
+      expect(findMalformedText({ a: [{ b: ["ok", bad] }] })).toEqual({ path: "a.0.b.1", message: expect.any(String) });
+    }
+  });
+
+  it("refuses such a string as an object key too", () => {
+    expect(findMalformedText({ reactions: { "\ud800": [] } })).toEqual({ path: "reactions", message: expect.stringContaining("keys") });
+  });
+
+  it("refuses input nested deeper than any payload needs, before walking it all", () => {
+    let deep: unknown = "leaf";
+    for (let i = 0; i < 100; i++) deep = [deep];
+    expect(findMalformedText(deep)).toEqual({ path: expect.any(String), message: expect.stringContaining("nested") });
+  });
+
+  it("accepts every well-formed string, surrogate pairs (emoji) included", () => {
+    expect(isWellFormedText("héllo 👋🏽 世界 \u{1F1EB}\u{1F1F7}")).toBe(true);
+    expect(findMalformedText({ content: "👍", list: ["a", 1, null, true], nested: { "κλειδί": "τιμή" } })).toBeUndefined();
+    expect(parseInput(SendMessage, { conversationId: "a".repeat(24), clientMsgId: "c-👍", content: "ok 👍" }, "payload").clientMsgId).toBe("c-👍");
   });
 });

@@ -101,9 +101,13 @@ export const PresenceQuery = z.object({
   userIds: z.array(ObjectIdString).min(1).max(MAX_PRESENCE_QUERY, `must name at most ${MAX_PRESENCE_QUERY} users`),
 });
 
-/** A user's presence. `lastSeen` is when their last socket disconnected; null if never seen. */
+/**
+ * A user's presence. `lastSeen` is when their last socket disconnected; null if never seen. `unknown`
+ * (with a null `lastSeen`) is what a caller sees of a user they share no conversation with, or between
+ * whom and the caller there is a block.
+ */
 export const Presence = z.object({
-  status: z.enum(["online", "offline"]),
+  status: z.enum(["online", "offline", "unknown"]),
   lastSeen: IsoDate.nullable(),
 });
 export type Presence = z.infer<typeof Presence>;
@@ -200,18 +204,60 @@ export const Password = z
   .max(256, "must be at most 256 characters");
 export const DisplayName = z.string().trim().min(1, "must not be empty").max(64, "must be at most 64 characters");
 
+/** A name the client gives the device a session is on ("Firefox on a laptop"), shown in the session list. */
+export const DeviceName = z.string().trim().min(1, "must not be empty").max(64, "must be at most 64 characters");
+
 /** Body of `POST /api/auth/register`. */
 export const RegisterBody = z.object({
   username: Username,
   password: Password,
   displayName: DisplayName.optional(),
+  device: DeviceName.optional(),
 });
+
+/** A password as presented to be checked: deliberately lax, since a wrong shape is just a wrong password. */
+const PresentedPassword = z.string().min(1).max(256);
 
 /** Body of `POST /api/auth/login`. Deliberately lax: a wrong shape is just wrong credentials. */
 export const LoginBody = z.object({
   username: z.string().min(1).max(64),
-  password: z.string().min(1).max(256),
+  password: PresentedPassword,
+  device: DeviceName.optional(),
 });
+
+/** Body of `POST /api/auth/refresh`. */
+export const RefreshBody = z.object({ refreshToken: z.string().min(1).max(512) });
+
+/** Body of `POST /api/users/me/password`: the current password, and the new one. */
+export const ChangePasswordBody = z.object({ currentPassword: PresentedPassword, newPassword: Password });
+
+/** An avatar: an absolute http(s) URL. */
+export const AvatarUrl = z
+  .url({ protocol: /^https?$/, error: "must be an http or https URL" })
+  .max(2048, "must be at most 2048 characters");
+
+/** Body of `PATCH /api/users/me`: the fields to change (`avatarUrl: null` removes the avatar). */
+export const UpdateMeBody = z
+  .object({ displayName: DisplayName.optional(), avatarUrl: AvatarUrl.nullable().optional() })
+  .refine((b) => b.displayName !== undefined || b.avatarUrl !== undefined, { message: "must change displayName or avatarUrl" });
+
+/** Body of `DELETE /api/users/me`: the password, to confirm. */
+export const DeleteMeBody = z.object({ password: PresentedPassword });
+
+/** Query of `DELETE /api/users/me`: `erase=true` also deletes the content of every message the user sent. */
+export const DeleteMeQuery = z.object({
+  erase: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+});
+
+/** Body of `POST /api/users/me/blocks`. */
+export const BlockBody = z.object({ userId: ObjectIdString });
+
+/** A user the caller blocks, as `GET /api/users/me/blocks` lists them. */
+export const Block = z.object({ userId: ObjectIdString, createdAt: IsoDate });
+export type Block = z.infer<typeof Block>;
+
+/** Payload of `auth:refresh`: a newer access token of the same user and session. */
+export const AuthRefreshPayload = z.object({ token: z.string().min(1).max(4096) });
 
 /** Query of `GET /api/users`: a username prefix, case-insensitive. */
 export const UserSearchQuery = z.object({
@@ -219,14 +265,52 @@ export const UserSearchQuery = z.object({
   limit: z.coerce.number().int().min(1).max(50).default(20),
 });
 
-/** A user as other users see it. */
+/**
+ * A user as other users see it. A deleted account keeps its id (its messages still name it as sender)
+ * with `deleted: true`, an empty username and the display name "Deleted user".
+ */
 export const PublicUser = z.object({
   id: ObjectIdString,
   username: z.string(),
   displayName: z.string(),
+  avatarUrl: z.string().nullable(),
   createdAt: IsoDate,
+  deleted: z.literal(true).optional(),
 });
 export type PublicUser = z.infer<typeof PublicUser>;
+
+/**
+ * What register, login and refresh answer: the user, a short-lived access token for
+ * `Authorization: Bearer` and the socket handshake, and the session's refresh token.
+ */
+export const AuthSession = z.object({
+  user: PublicUser,
+  /** HS256 JWT, valid for `expiresIn` seconds. */
+  accessToken: z.string(),
+  /** Opaque; exchanged for new tokens at `POST /api/auth/refresh`, once. */
+  refreshToken: z.string(),
+  /** Lifetime of `accessToken`, in seconds. */
+  expiresIn: z.number().int().positive(),
+  sessionId: ObjectIdString,
+});
+export type AuthSession = z.infer<typeof AuthSession>;
+
+/** One session (a logged-in device) as `GET /api/auth/sessions` lists it. */
+export const SessionView = z.object({
+  id: ObjectIdString,
+  /** The device name given at login or registration. */
+  device: z.string().nullable(),
+  /** The User-Agent header of the login. */
+  userAgent: z.string().nullable(),
+  createdAt: IsoDate,
+  /** The last login or refresh. */
+  lastUsedAt: IsoDate,
+  /** When the current refresh token expires, unless refreshed before. */
+  expiresAt: IsoDate,
+  /** The session of the access token that asked. */
+  current: z.boolean(),
+});
+export type SessionView = z.infer<typeof SessionView>;
 
 const MemberIds = z
   .array(ObjectIdString)
@@ -300,11 +384,55 @@ export function fieldIssues(error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message }));
 }
 
+/** A lone surrogate (half of a UTF-16 pair without its other half) or a NUL character. */
+const MALFORMED_TEXT = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|\u0000/;
+
+/** Deepest nesting {@link findMalformedText} follows; deeper input is refused as a whole. */
+const MAX_INPUT_DEPTH = 32;
+
+/** Whether `s` is well-formed Unicode text without NUL: it can be encoded as UTF-8 and stored as is. */
+export function isWellFormedText(s: string): boolean {
+  return !MALFORMED_TEXT.test(s);
+}
+
+/**
+ * The path of the first string (value or object key) of `input` that is not {@link isWellFormedText},
+ * or of the first value nested deeper than {@link MAX_INPUT_DEPTH}; undefined when there is none.
+ */
+export function findMalformedText(input: unknown, path: readonly (string | number)[] = []): { path: string; message: string } | undefined {
+  if (typeof input === "string") {
+    return isWellFormedText(input) ? undefined : { path: path.join("."), message: "must be well-formed Unicode text without NUL characters" };
+  }
+  if (input === null || typeof input !== "object") return undefined;
+  if (path.length >= MAX_INPUT_DEPTH) return { path: path.join("."), message: `must not be nested more than ${MAX_INPUT_DEPTH} levels deep` };
+  if (Array.isArray(input)) {
+    for (let i = 0; i < input.length; i++) {
+      const found = findMalformedText(input[i], [...path, i]);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  for (const [key, value] of Object.entries(input)) {
+    if (!isWellFormedText(key)) return { path: path.join("."), message: "must not have keys that are malformed Unicode or contain NUL characters" };
+    const found = findMalformedText(value, [...path, key]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 /**
  * Parses `input` with `schema`, or throws a {@link ValidationError} naming every invalid field.
  * `what` names the input in the error message ("message:send payload", "request body").
+ *
+ * Before the schema runs, every string in `input` (values and keys, at any depth) must be well-formed
+ * Unicode without NUL: one rule for every boundary, so that no field can carry text that UTF-8, Redis
+ * scripts (cjson) or a database would reject or mangle later.
  */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const malformed = findMalformedText(input);
+  if (malformed) {
+    throw new ValidationError(`Invalid ${what}: ${malformed.path ? `${malformed.path}: ` : ""}${malformed.message}`, [malformed]);
+  }
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issues = fieldIssues(result.error);

@@ -1,4 +1,5 @@
 /** Registration and login: scrypt password hashes, HS256 access tokens. */
+import { Types } from "mongoose";
 import type { z } from "zod";
 
 import { hashPassword, signAccessToken, verifyNoPassword, verifyPassword } from "@parley/shared/auth";
@@ -57,5 +58,6 @@ export async function login(deps: AccountDeps, input: z.output<typeof LoginBody>
 
 function session(deps: AccountDeps, user: UserDoc): Session {
   const id = user._id.toHexString();
-  return { user: toPublicUser(user), token: signAccessToken(id, deps.jwtSecret, deps.tokenTtlSeconds) };
+  const sessionId = new Types.ObjectId().toHexString();
+  return { user: toPublicUser(user), token: signAccessToken({ userId: id, sessionId }, deps.jwtSecret, deps.tokenTtlSeconds).token };
 }

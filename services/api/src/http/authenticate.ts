@@ -32,7 +32,7 @@ function bearerToken(header: string | undefined): string | undefined {
  */
 export function authenticate({ models, jwtSecret }: { models: Pick<Models, "User">; jwtSecret: string }): RequestHandler {
   return async (req, res, next) => {
-    const userId = verifyAccessToken(bearerToken(req.headers.authorization), jwtSecret);
+    const { userId } = verifyAccessToken(bearerToken(req.headers.authorization), jwtSecret);
     const user = await models.User.findById(new Types.ObjectId(userId), { username: 1, displayName: 1, createdAt: 1 })
       .lean<Caller["user"]>()
       .exec();

@@ -17,6 +17,7 @@ describe("POST /api/auth/register", () => {
       id: expect.stringMatching(/^[0-9a-f]{24}$/),
       username,
       displayName: username,
+      avatarUrl: null,
       createdAt: expect.any(String),
     });
     expect(JSON.stringify(res.body)).not.toContain("passwordHash");

@@ -25,7 +25,7 @@ export interface AuthenticateDeps {
 export function authenticate({ secret, models, log }: AuthenticateDeps) {
   return (socket: GatewaySocket, next: (err?: ExtendedError) => void): void => {
     (async () => {
-      const userId = verifyAccessToken(tokenOf(socket), secret);
+      const { userId, sessionId, expiresAt } = verifyAccessToken(tokenOf(socket), secret);
       let exists: unknown;
       try {
         exists = await models.User.exists({ _id: new Types.ObjectId(userId) });
@@ -35,6 +35,8 @@ export function authenticate({ secret, models, log }: AuthenticateDeps) {
       }
       if (!exists) throw new AuthError("USER_NOT_FOUND", "The user of this token does not exist");
       socket.data.userId = userId;
+      socket.data.sessionId = sessionId;
+      socket.data.expiresAt = expiresAt;
     })().then(
       () => next(),
       (err: unknown) => {

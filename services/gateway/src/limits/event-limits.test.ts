@@ -41,6 +41,12 @@ const LIMITS: RateLimits = {
   presence: { ratePerSecond: 0.01, burst: 2 },
   receipt: { ratePerSecond: 0.01, burst: 5 },
   login: { ratePerSecond: 0.01, burst: 1 },
+  "login-pair": { ratePerSecond: 0.01, burst: 1 },
+  "login-address": { ratePerSecond: 0.01, burst: 1 },
+  register: { ratePerSecond: 0.01, burst: 1 },
+  refresh: { ratePerSecond: 0.01, burst: 2 },
+  search: { ratePerSecond: 0.01, burst: 1 },
+  conversation: { ratePerSecond: 0.01, burst: 1 },
 };
 
 interface TestNode {
@@ -78,7 +84,7 @@ async function startNode(limiter: (redis: RedisClient) => RateLimiter, redisUrl 
   });
   io.on("connection", (socket) => {
     events.attach(socket);
-    socket.emit("session:ready", { userId: socket.data.userId, node: "test" });
+    socket.emit("session:ready", { userId: socket.data.userId, node: "test", sessionId: oid(), expiresAt: new Date(Date.now() + 60_000).toISOString() });
   });
   await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
   const node: TestNode = {
@@ -125,6 +131,7 @@ function validPayload(event: ClientEvent): unknown {
     "conversation:read": { conversationId: id, seq: 1 },
     "presence:query": { userIds: [id] },
     sync: { conversationId: id, afterSeq: 0 },
+    "auth:refresh": { token: "a.b.c" },
     "call:initiate": { calleeId: id, media: "audio" },
     "call:offer": { callId, sdp: "v=0" },
     "call:answer": { callId, sdp: "v=0" },

@@ -25,6 +25,7 @@ export const EVENT_ACTIONS = {
   "conversation:read": "receipt",
   "presence:query": "presence",
   sync: "sync",
+  "auth:refresh": "refresh",
   "call:initiate": "call",
   "call:offer": "call",
   "call:answer": "call",
@@ -32,7 +33,10 @@ export const EVENT_ACTIONS = {
   "call:reject": "call",
   "call:cancel": "call",
   "call:end": "call",
-} as const satisfies Record<keyof ClientToServerEvents, Exclude<RateAction, "login">>;
+} as const satisfies Record<keyof ClientToServerEvents, RateAction>;
+
+/** The buckets client events take from. */
+export type EventRateAction = (typeof EVENT_ACTIONS)[keyof typeof EVENT_ACTIONS];
 
 /** What {@link createEventLimiter} builds its limiter from. */
 export interface EventLimitDeps {

@@ -54,6 +54,6 @@ export async function startSession(socket: GatewaySocket, { node, cache, feature
     log.debug("socket left during session setup");
     return;
   }
-  socket.emit("session:ready", { userId, node });
+  socket.emit("session:ready", { userId, node, sessionId: socket.data.sessionId, expiresAt: new Date(socket.data.expiresAt).toISOString() });
   log.debug({ conversations: conversationIds.length, ms: Math.round(performance.now() - started) }, "session ready");
 }
