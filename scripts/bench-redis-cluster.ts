@@ -103,11 +103,11 @@ async function apiPost<T>(base: string, path: string, body: unknown, token?: str
 }
 
 async function register(base: string, label: string): Promise<{ id: string; token: string }> {
-  const { user, token } = await apiPost<{ user: { id: string }; token: string }>(base, "/api/auth/register", {
+  const { user, accessToken } = await apiPost<{ user: { id: string }; accessToken: string }>(base, "/api/auth/register", {
     username: `${label}_${Math.random().toString(36).slice(2, 10)}`,
     password: "correct horse battery",
   });
-  return { id: user.id, token };
+  return { id: user.id, token: accessToken };
 }
 
 function connect(url: string, token: string): Promise<ClientSocket> {

@@ -101,8 +101,8 @@ export class Api {
       });
     }
     return batch(requests, { parallel: this.parallel }).map((res) => {
-      const { user, token } = expectStatus(res, 201);
-      return { id: user.id, username: user.username, token };
+      const { user, accessToken } = expectStatus(res, 201);
+      return { id: user.id, username: user.username, token: accessToken };
     });
   }
 

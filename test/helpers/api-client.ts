@@ -1,5 +1,5 @@
 /** A small typed client of parley's REST API, for tests and load-test setup. */
-import type { Conversation, Message, PublicUser } from "@parley/shared/schemas";
+import type { AuthSession, Conversation, Message, PublicUser } from "@parley/shared/schemas";
 
 import { uniqueSuffix } from "./env.js";
 
@@ -10,7 +10,10 @@ export interface ApiResponse<T> {
 
 export interface RegisteredUser {
   user: PublicUser;
+  /** The access token. */
   token: string;
+  refreshToken: string;
+  sessionId: string;
   id: string;
 }
 
@@ -34,11 +37,12 @@ export class ApiClient {
   /** Registers a fresh user named `<label>_<random>`. */
   async register(label = "user"): Promise<RegisteredUser> {
     const username = `${label}_${uniqueSuffix()}`;
-    const res = await this.request<{ user: PublicUser; token: string }>("POST", "/api/auth/register", {
+    const res = await this.request<AuthSession>("POST", "/api/auth/register", {
       body: { username, password: "correct horse battery" },
     });
     if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
-    return { ...res.body, id: res.body.user.id };
+    const { user, accessToken, refreshToken, sessionId } = res.body;
+    return { user, token: accessToken, refreshToken, sessionId, id: user.id };
   }
 
   async direct(token: string, userId: string): Promise<Conversation> {

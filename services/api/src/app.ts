@@ -17,14 +17,16 @@ import type { PersistQueue } from "@parley/shared/queues";
 import type { RedisClient } from "@parley/shared/redis";
 import { RateLimiter, rateLimitsFromConfig } from "@parley/shared/rate-limit";
 import { redisKeys } from "@parley/shared/redis-keys";
+import { SessionRevocations } from "@parley/shared/sessions/revocations";
 
+import { Sessions } from "./auth/sessions.js";
 import type { ApiConfig } from "./config.js";
 import type { ApiContext } from "./context.js";
 import { ConversationEvents } from "./conversations/conversation-events.js";
 import { ConversationViews } from "./conversations/conversation-views.js";
 import { authenticate } from "./http/authenticate.js";
 import { errorHandler, notFound } from "./http/errors.js";
-import { limitLogins, limitMessagePosts } from "./http/rate-limit.js";
+import { limitLogins, limitMessagePosts, limitRefreshes } from "./http/rate-limit.js";
 import { requestId } from "./http/request-id.js";
 import { requestMetrics } from "./http/request-metrics.js";
 import { ApiMetrics } from "./metrics.js";
@@ -76,6 +78,20 @@ export function createApi(deps: ApiDeps): Express {
       streamTtlSeconds: config.STREAM_TTL_SECONDS,
     },
   });
+  const revocations = new SessionRevocations(redis, keys);
+  const sessions = new Sessions({
+    models,
+    revocations,
+    emitter,
+    log,
+    settings: {
+      jwtSecret: config.JWT_SECRET,
+      accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+      reuseGraceSeconds: config.REFRESH_TOKEN_REUSE_GRACE_SECONDS,
+      maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
+    },
+  });
   const ctx: ApiContext = {
     config,
     log,
@@ -84,6 +100,8 @@ export function createApi(deps: ApiDeps): Express {
     pipeline,
     events: new ConversationEvents(emitter, log),
     views: new ConversationViews({ redis, keys, cache }),
+    sessions,
+    revocations,
   };
 
   const app = express();
@@ -113,7 +131,7 @@ export function createApi(deps: ApiDeps): Express {
 function apiRouter(ctx: ApiContext, limiter: RateLimiter): Router {
   const { models, config } = ctx;
   const json = express.json({ limit: config.BODY_LIMIT_BYTES });
-  const auth = authenticate({ models, jwtSecret: config.JWT_SECRET });
+  const auth = authenticate({ models, jwtSecret: config.JWT_SECRET, revocations: ctx.revocations });
 
   const router = Router();
   router.use((_req, res, next) => {
@@ -124,7 +142,8 @@ function apiRouter(ctx: ApiContext, limiter: RateLimiter): Router {
     "/auth",
     json,
     limitLogins(limiter),
-    authRoutes({ models, jwtSecret: config.JWT_SECRET, tokenTtlSeconds: config.JWT_TTL_SECONDS }),
+    limitRefreshes(limiter),
+    authRoutes({ models, sessions: ctx.sessions, authenticate: auth }),
   );
   router.use("/users", auth, usersRoutes(ctx));
   router.use("/conversations", auth, limitMessagePosts(limiter), json, conversationsRoutes(ctx), messagesRoutes(ctx));

@@ -12,7 +12,10 @@ describe("loadApiConfig", () => {
     expect(config).toMatchObject({
       PORT: 4000,
       HOST: "0.0.0.0",
-      JWT_TTL_SECONDS: 604_800,
+      ACCESS_TOKEN_TTL_SECONDS: 900,
+      REFRESH_TOKEN_TTL_SECONDS: 2_592_000,
+      REFRESH_TOKEN_REUSE_GRACE_SECONDS: 10,
+      MAX_SESSIONS_PER_USER: 50,
       TRUST_PROXY: "loopback",
       BODY_LIMIT_BYTES: 65_536,
       SHUTDOWN_TIMEOUT_MS: 10_000,

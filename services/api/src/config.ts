@@ -42,10 +42,28 @@ export const apiConfigShape = {
    */
   HOST: z.string().min(1).default("0.0.0.0"),
   /**
-   * Lifetime of the access tokens issued at register and login, in seconds.
-   * @default 604800
+   * Lifetime of access tokens, in seconds. Sockets are disconnected when theirs expires, unless the
+   * client sends a newer one with `auth:refresh`.
+   * @default 900
    */
-  JWT_TTL_SECONDS: intVar(60).default(604_800),
+  ACCESS_TOKEN_TTL_SECONDS: intVar(5).max(86_400).default(900),
+  /**
+   * Lifetime of a refresh token, in seconds; every refresh issues a new one with this lifetime, so a
+   * session lasts as long as it is used at least this often.
+   * @default 2592000
+   */
+  REFRESH_TOKEN_TTL_SECONDS: intVar(60).default(2_592_000),
+  /**
+   * How long after a refresh the refresh token it replaced still answers (with the same new tokens),
+   * so that two tabs refreshing at once are not taken for a stolen token, in seconds.
+   * @default 10
+   */
+  REFRESH_TOKEN_REUSE_GRACE_SECONDS: intVar(0).max(300).default(10),
+  /**
+   * Active sessions (logged-in devices) per user; a login beyond revokes the least recently used.
+   * @default 50
+   */
+  MAX_SESSIONS_PER_USER: intVar(1).default(50),
   /**
    * Which proxies to believe about the client address (`X-Forwarded-For`), passed to Express's
    * `trust proxy`: nginx runs on the same host by default.

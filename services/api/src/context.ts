@@ -3,7 +3,9 @@ import type { Logger } from "@parley/shared/logger";
 import type { ConversationCache } from "@parley/shared/messages/conversation-cache";
 import type { MessagePipeline } from "@parley/shared/messages/message-pipeline";
 import type { Models } from "@parley/shared/models";
+import type { SessionRevocations } from "@parley/shared/sessions/revocations";
 
+import type { Sessions } from "./auth/sessions.js";
 import type { ApiConfig } from "./config.js";
 import type { ConversationEvents } from "./conversations/conversation-events.js";
 import type { ConversationViews } from "./conversations/conversation-views.js";
@@ -20,4 +22,8 @@ export interface ApiContext {
   events: ConversationEvents;
   /** Conversations with the caller's unread count and the members' pointers, read from Redis. */
   views: ConversationViews;
+  /** Logged-in devices: tokens, refresh, revocation. */
+  sessions: Sessions;
+  /** Which sessions are revoked, for every request's token check. */
+  revocations: SessionRevocations;
 }

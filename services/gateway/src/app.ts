@@ -20,7 +20,7 @@ import type { PersistQueue } from "@parley/shared/queues";
 import type { RedisClient } from "@parley/shared/redis";
 import { redisKeys } from "@parley/shared/redis-keys";
 
-import { authenticate } from "./auth/authenticate.js";
+import { authenticate, handshakeOf } from "./auth/authenticate.js";
 import { callsFeature } from "./calls/calls.feature.js";
 import type { GatewayConfig } from "./config.js";
 import type { GatewayServer } from "./lib/types.js";
@@ -35,6 +35,7 @@ import { messagesFeature } from "./messages/messages.feature.js";
 import { presenceFeature } from "./presence/presence.feature.js";
 import { receiptsFeature } from "./receipts/receipts.feature.js";
 import { startSession } from "./session/session.js";
+import { sessionsFeature } from "./session/sessions.feature.js";
 import { syncFeature } from "./sync/sync.feature.js";
 import { typingFeature } from "./typing/typing.feature.js";
 
@@ -151,6 +152,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const presence = presenceFeature(context, { onSocketsGone: (sockets) => calls.socketsGone(sockets) });
   // Each feature is one module; the order is the order of their connection and session hooks.
   const features: GatewayFeature[] = [
+    sessionsFeature(context),
     messagesFeature(context),
     syncFeature(context),
     receiptsFeature(context),
@@ -160,6 +162,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   ];
 
   io.use(authenticate({ secret: config.JWT_SECRET, models, log }));
+  io.use(handshakeOf(features, log));
   io.on("connection", (socket) => {
     const socketLog = log.child({ socketId: socket.id, userId: socket.data.userId });
     if (log.isLevelEnabled("debug")) {

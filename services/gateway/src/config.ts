@@ -28,6 +28,18 @@ export const gatewayConfigSchema = z.object({
    */
   HOST: z.string().min(1).default("0.0.0.0"),
   /**
+   * Most sockets one user may have connected across the whole cluster; a handshake beyond is refused
+   * with `connect_error` code `TOO_MANY_CONNECTIONS`. 0: no limit.
+   * @default 20
+   */
+  MAX_SOCKETS_PER_USER: intVar(0).default(20),
+  /**
+   * How long before its access token expires a socket is sent `session:expiring`, in seconds (at once
+   * when the token is closer to its expiry than that).
+   * @default 60
+   */
+  SESSION_EXPIRY_WARNING_SECONDS: intVar(0).default(60),
+  /**
    * Sticky-routing tag put in front of every Engine.IO session id (`<ROUTE_ID>.<id>`), so that a
    * proxy can send each long-polling request back to the node that owns the session by looking at
    * `?sid=` alone. Unset: plain session ids (use cookie or IP affinity instead).

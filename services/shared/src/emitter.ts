@@ -4,7 +4,7 @@
  */
 import { Emitter } from "@socket.io/redis-emitter";
 
-import type { ServerToClientEvents } from "./events.js";
+import type { InterServerEvents, ServerToClientEvents } from "./events.js";
 import type { Logger } from "./logger.js";
 import type { RedisClient } from "./redis.js";
 
@@ -27,4 +27,14 @@ export function createEmitter(redis: RedisClient, log: Logger): ParleyEmitter {
       }),
   };
   return new Emitter<ServerToClientEvents>(publisher);
+}
+
+/**
+ * Tells every gateway that sessions were revoked: each ends its sockets of those sessions with
+ * `session:ended` and disconnects them. One message to the gateways rather than an emit and a
+ * `disconnectSockets` to the sessions' rooms, which travel on different channels, so that the sockets
+ * always hear why before they are cut.
+ */
+export function revokeOnGateways(emitter: ParleyEmitter, payload: Parameters<InterServerEvents["session:revoke"]>[0]): void {
+  emitter.serverSideEmit("session:revoke", payload);
 }

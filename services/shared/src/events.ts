@@ -153,8 +153,14 @@ export interface ServerToClientEvents {
   error: (payload: EventError) => void;
 }
 
-/** Events between gateway nodes through the adapter (`io.serverSideEmit`). */
-export type InterServerEvents = Record<never, never>;
+/**
+ * Events between server processes through the adapter: `io.serverSideEmit` on a gateway, the emitter's
+ * `serverSideEmit` on the API and the worker (see `revokeOnGateways`).
+ */
+export interface InterServerEvents {
+  /** Sessions were revoked: every gateway ends their sockets with `session:ended`, then disconnects them. */
+  "session:revoke": (payload: { userId: string; sessionIds: string[]; ended: SessionEnded }) => void;
+}
 
 /** What the gateway keeps on each socket (`socket.data`), set by the handshake middleware. */
 export interface SocketData {

@@ -1,33 +1,25 @@
-/** Registration and login: scrypt password hashes, HS256 access tokens. */
-import { Types } from "mongoose";
+/** Registration and login: scrypt password hashes, and a new session with its tokens. */
 import type { z } from "zod";
 
-import { hashPassword, signAccessToken, verifyNoPassword, verifyPassword } from "@parley/shared/auth";
+import { hashPassword, verifyNoPassword, verifyPassword } from "@parley/shared/auth";
 import { InvalidCredentialsError, UsernameTakenError } from "@parley/shared/errors";
 import { isDuplicateKeyError, toPublicUser, type Models, type UserDoc } from "@parley/shared/models";
-import type { LoginBody, PublicUser, RegisterBody } from "@parley/shared/schemas";
+import type { AuthSession, LoginBody, RegisterBody } from "@parley/shared/schemas";
 
-
-/** What register and login answer. */
-export interface Session {
-  user: PublicUser;
-  /** Access token for `Authorization: Bearer`. */
-  token: string;
-}
+import type { ClientInfo, Sessions } from "./sessions.js";
 
 /** What the account functions need. */
 export interface AccountDeps {
   models: Pick<Models, "User">;
-  jwtSecret: string;
-  /** Lifetime of issued tokens, in seconds. */
-  tokenTtlSeconds: number;
+  sessions: Sessions;
 }
 
 /**
- * Creates a user. Usernames are unique regardless of case; the display name defaults to the username.
+ * Creates a user and a first session. Usernames are unique regardless of case; the display name
+ * defaults to the username.
  * @throws {UsernameTakenError} when the username (in any case) is registered already.
  */
-export async function register(deps: AccountDeps, input: z.output<typeof RegisterBody>): Promise<Session> {
+export async function register(deps: AccountDeps, input: z.output<typeof RegisterBody>, client: ClientInfo = {}): Promise<AuthSession> {
   const passwordHash = await hashPassword(input.password);
   let user: UserDoc;
   try {
@@ -42,22 +34,16 @@ export async function register(deps: AccountDeps, input: z.output<typeof Registe
     if (isDuplicateKeyError(err)) throw new UsernameTakenError("That username is taken");
     throw err;
   }
-  return session(deps, user);
+  return { user: toPublicUser(user), ...(await deps.sessions.create(user._id, { device: input.device, ...client })) };
 }
 
 /**
- * Checks a username (any case) and password.
+ * Checks a username (any case) and password, and opens a session.
  * @throws {InvalidCredentialsError} for an unknown user or a wrong password, which take the same time.
  */
-export async function login(deps: AccountDeps, input: z.output<typeof LoginBody>): Promise<Session> {
+export async function login(deps: AccountDeps, input: z.output<typeof LoginBody>, client: ClientInfo = {}): Promise<AuthSession> {
   const user = await deps.models.User.findOne({ usernameLower: input.username.toLowerCase() }).lean<UserDoc>().exec();
-  const valid = user ? await verifyPassword(input.password, user.passwordHash) : await verifyNoPassword(input.password);
+  const valid = user && !user.deletedAt ? await verifyPassword(input.password, user.passwordHash) : await verifyNoPassword(input.password);
   if (!user || !valid) throw new InvalidCredentialsError("Wrong username or password");
-  return session(deps, user);
-}
-
-function session(deps: AccountDeps, user: UserDoc): Session {
-  const id = user._id.toHexString();
-  const sessionId = new Types.ObjectId().toHexString();
-  return { user: toPublicUser(user), token: signAccessToken({ userId: id, sessionId }, deps.jwtSecret, deps.tokenTtlSeconds).token };
+  return { user: toPublicUser(user), ...(await deps.sessions.create(user._id, { device: input.device, ...client })) };
 }

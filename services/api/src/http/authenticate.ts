@@ -1,16 +1,19 @@
-/** Bearer-token authentication of every route but register, login and health. */
+/** Bearer-token authentication of every route but register, login, refresh and health. */
 import type { RequestHandler, Response } from "express";
 import { Types } from "mongoose";
 
 import { verifyAccessToken } from "@parley/shared/auth";
 import { AuthError } from "@parley/shared/errors";
-import type { Models, UserDoc } from "@parley/shared/models";
+import { PUBLIC_USER_FIELDS, type Models, type PublicUserDoc } from "@parley/shared/models";
+import type { SessionRevocations } from "@parley/shared/sessions/revocations";
 
 /** The authenticated user of a request: enough to answer `GET /api/users/me` without another read. */
 export interface Caller {
   /** The user's id, as in the token. */
   id: string;
-  user: Pick<UserDoc, "_id" | "username" | "displayName" | "createdAt">;
+  /** The session the token belongs to. */
+  sessionId: string;
+  user: PublicUserDoc;
 }
 
 const CALLER = Symbol("caller");
@@ -26,18 +29,26 @@ function bearerToken(header: string | undefined): string | undefined {
 }
 
 /**
- * Requires a valid access token (HS256, unexpired) naming an existing user, and records the caller for
- * {@link callerOf}. Refusals are 401 with code `AUTH_REQUIRED`, `INVALID_TOKEN`, `TOKEN_EXPIRED` or
- * `USER_NOT_FOUND`.
+ * Requires a valid access token (HS256, unexpired) of a session that was not revoked (one Redis read)
+ * naming an existing user, and records the caller for {@link callerOf}. Refusals are 401 with code
+ * `AUTH_REQUIRED`, `INVALID_TOKEN`, `TOKEN_EXPIRED`, `SESSION_REVOKED` or `USER_NOT_FOUND`; 503
+ * `UNAVAILABLE` when the revocation check cannot be made.
  */
-export function authenticate({ models, jwtSecret }: { models: Pick<Models, "User">; jwtSecret: string }): RequestHandler {
+export function authenticate({
+  models,
+  jwtSecret,
+  revocations,
+}: {
+  models: Pick<Models, "User">;
+  jwtSecret: string;
+  revocations: SessionRevocations;
+}): RequestHandler {
   return async (req, res, next) => {
-    const { userId } = verifyAccessToken(bearerToken(req.headers.authorization), jwtSecret);
-    const user = await models.User.findById(new Types.ObjectId(userId), { username: 1, displayName: 1, createdAt: 1 })
-      .lean<Caller["user"]>()
-      .exec();
-    if (!user) throw new AuthError("USER_NOT_FOUND", "The user of this token no longer exists");
-    (res.locals as LocalsWithCaller)[CALLER] = { id: userId, user };
+    const { userId, sessionId } = verifyAccessToken(bearerToken(req.headers.authorization), jwtSecret);
+    if (await revocations.isRevoked(userId, sessionId)) throw new AuthError("SESSION_REVOKED", "This session was revoked: log in again");
+    const user = await models.User.findById(new Types.ObjectId(userId), PUBLIC_USER_FIELDS).lean<PublicUserDoc>().exec();
+    if (!user || user.deletedAt) throw new AuthError("USER_NOT_FOUND", "The user of this token no longer exists");
+    (res.locals as LocalsWithCaller)[CALLER] = { id: userId, sessionId, user };
     next();
   };
 }

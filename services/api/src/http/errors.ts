@@ -57,6 +57,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       status = err.status;
       error = err.toWire();
       if (err instanceof AuthError) res.setHeader("www-authenticate", 'Bearer realm="parley"');
+      if (error.retryAfterMs !== undefined) res.setHeader("retry-after", String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
     } else if (isBodyParserError(err) && BODY_ERRORS[err.type]) {
       const known = BODY_ERRORS[err.type]!;
       status = known.status;

@@ -5,9 +5,9 @@
  */
 import type { Request, RequestHandler, Response } from "express";
 
-import { RateLimitedError } from "@parley/shared/errors";
 import { loginSubject, type RateAction, type RateLimiter } from "@parley/shared/rate-limit";
 
+import { RefreshTokens } from "../auth/refresh-tokens.js";
 import { callerOf } from "./authenticate.js";
 
 /** Options of {@link limitRequests}. */
@@ -24,12 +24,7 @@ export function limitRequests(limiter: RateLimiter, action: RateAction, options:
     if (options.when && !options.when(req)) return next();
     const subject = options.subject(req, res);
     if (subject === undefined) return next();
-    try {
-      await limiter.check(subject, action);
-    } catch (err) {
-      if (err instanceof RateLimitedError) res.setHeader("retry-after", String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
-      throw err;
-    }
+    await limiter.check(subject, action);
     next();
   };
 }
@@ -42,6 +37,20 @@ export function limitMessagePosts(limiter: RateLimiter): RequestHandler {
   return limitRequests(limiter, "message", {
     when: (req) => req.method === "POST" && /^\/[^/]+\/messages\/?$/.test(req.path),
     subject: (_req, res) => callerOf(res).id,
+  });
+}
+
+/**
+ * `POST /refresh` under `/api/auth`, per session (named by the refresh token's first part, before the
+ * token is checked). Must run after the JSON body parser; a body without a token is left to the route.
+ */
+export function limitRefreshes(limiter: RateLimiter): RequestHandler {
+  return limitRequests(limiter, "refresh", {
+    when: (req) => req.method === "POST" && /^\/refresh\/?$/.test(req.path),
+    subject: (req) => {
+      const token: unknown = (req.body as { refreshToken?: unknown } | undefined)?.refreshToken;
+      return typeof token === "string" ? RefreshTokens.parse(token)?.sessionId : undefined;
+    },
   });
 }
 

@@ -15,7 +15,7 @@ describe("users", () => {
       const res = await api.request("POST", "/api/auth/register", { body: { username: name, password: PASSWORD } });
       users.push(res.body);
     }
-    const searcher = users[0]!.token as string;
+    const searcher = users[0]!.accessToken as string;
 
     const all = await api.request("GET", `/api/users?q=${stem.toLowerCase()}`, { token: searcher });
     expect(all.status).toBe(200);

@@ -43,11 +43,14 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
-/** A registered user and their token. */
+/** A registered user and their session's tokens. */
 export interface TestUser {
   id: string;
   username: string;
+  /** The access token. */
   token: string;
+  refreshToken: string;
+  sessionId: string;
   user: PublicUser;
 }
 
@@ -198,7 +201,14 @@ export function useApi(label: string): ApiHarness {
       const username = harness.username(prefix);
       const res = await harness.request("POST", "/api/auth/register", { body: { username, password: "correct horse battery" } });
       if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
-      return { id: res.body.user.id, username, token: res.body.token, user: res.body.user };
+      return {
+        id: res.body.user.id,
+        username,
+        token: res.body.accessToken,
+        refreshToken: res.body.refreshToken,
+        sessionId: res.body.sessionId,
+        user: res.body.user,
+      };
     },
 
     async createGroup(owner, members, name = "group") {

@@ -10,6 +10,7 @@ import { AppError, AuthError, UnavailableError, type ErrorCode } from "@parley/s
 import type { Logger } from "@parley/shared/logger";
 import type { Models } from "@parley/shared/models";
 
+import type { GatewayFeature } from "../lib/feature.js";
 import type { GatewaySocket } from "../lib/types.js";
 
 export interface AuthenticateDeps {
@@ -54,6 +55,22 @@ function tokenOf(socket: GatewaySocket): unknown {
   if (query.token !== undefined) return query.token;
   const bearer = /^Bearer (.+)$/i.exec(headers.authorization ?? "");
   return bearer?.[1];
+}
+
+/** The handshake steps of `features`, in order, as one Socket.IO middleware after {@link authenticate}. */
+export function handshakeOf(features: readonly Pick<GatewayFeature, "handshake">[], log: Logger) {
+  const steps = features.flatMap((f) => (f.handshake ? [f.handshake.bind(f)] : []));
+  return (socket: GatewaySocket, next: (err?: ExtendedError) => void): void => {
+    (async () => {
+      for (const step of steps) await step(socket);
+    })().then(
+      () => next(),
+      (err: unknown) => {
+        if (!(err instanceof AppError)) log.error({ err }, "handshake failed");
+        next(handshakeError(err));
+      },
+    );
+  };
 }
 
 function handshakeError(err: unknown): ExtendedError {

@@ -40,6 +40,11 @@ export interface GatewayFeature {
   /** Shown in logs. */
   name: string;
   /**
+   * Part of the handshake, after the token was verified (`socket.data` is set): a throw refuses the
+   * connection, with the error's code as `connect_error`'s `err.data.code`.
+   */
+  handshake?(socket: GatewaySocket): Promise<void>;
+  /**
    * A socket passed the handshake, and its events already reach the handlers: add its `disconnect`
    * listener or per-socket state. Runs before the session is set up.
    */

@@ -4,12 +4,14 @@ import type { Connection, Model } from "mongoose";
 import { conversationModel, type ConversationDoc } from "./conversation.model.js";
 import { messageModel, type MessageDoc } from "./message.model.js";
 import { receiptModel, type ReceiptDoc } from "./receipt.model.js";
+import { sessionModel, type SessionDoc } from "./session.model.js";
 import { userModel, type UserDoc } from "./user.model.js";
 
 export * from "./conversation.model.js";
 export * from "./message.model.js";
 export * from "./mongo-errors.js";
 export * from "./receipt.model.js";
+export * from "./session.model.js";
 export * from "./user.model.js";
 
 export interface Models {
@@ -17,6 +19,7 @@ export interface Models {
   Conversation: Model<ConversationDoc>;
   Message: Model<MessageDoc>;
   Receipt: Model<ReceiptDoc>;
+  Session: Model<SessionDoc>;
 }
 
 export function createModels(connection: Connection): Models {
@@ -25,5 +28,6 @@ export function createModels(connection: Connection): Models {
     Conversation: conversationModel(connection),
     Message: messageModel(connection),
     Receipt: receiptModel(connection),
+    Session: sessionModel(connection),
   };
 }

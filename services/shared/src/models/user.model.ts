@@ -25,6 +25,11 @@ export interface UserDoc {
   blockedBy: Types.ObjectId[];
   /** Bumped on every change of `blocks` or `blockedBy`; orders the Redis block cache against stale loads. */
   blocksVersion: number;
+  /**
+   * The user's session documents (active, and revoked or expired ones not yet pruned), so that listing
+   * and revoking them are reads by `_id`.
+   */
+  sessionIds: Types.ObjectId[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -50,6 +55,7 @@ const userSchema = new Schema<UserDoc>(
     },
     blockedBy: { type: [Schema.Types.ObjectId], default: [] },
     blocksVersion: { type: Number, required: true, default: 0 },
+    sessionIds: { type: [Schema.Types.ObjectId], default: [] },
   },
   { timestamps: true, versionKey: false },
 );
