@@ -18,6 +18,7 @@ import type { RedisClient } from "@parley/shared/redis";
 import { RateLimiter, rateLimitsFromConfig } from "@parley/shared/rate-limit";
 import { redisKeys } from "@parley/shared/redis-keys";
 
+import { PasswordHasher } from "./auth/password-hasher.js";
 import type { ApiConfig } from "./config.js";
 import type { ApiContext } from "./context.js";
 import { ConversationEvents } from "./conversations/conversation-events.js";
@@ -47,7 +48,8 @@ export interface ApiDeps {
   /** Answers `/healthz` and `/readyz`; `index.ts` makes it drain on shutdown. */
   health: Health;
   /**
-   * Where requests are counted and timed; `index.ts` passes them on the registry it serves.
+   * Where requests are counted and timed, and the password hasher reports; `index.ts` passes them on
+   * the registry it serves.
    * @default metrics on a registry of their own, which nothing serves
    */
   metrics?: ApiMetrics;
@@ -61,6 +63,7 @@ const HEALTH_PATHS = new Set(["/healthz", "/readyz"]);
  */
 export function createApi(deps: ApiDeps): Express {
   const { config, log, redis, models, queue, emitter, health } = deps;
+  const metrics = deps.metrics ?? new ApiMetrics(new Registry());
   const keys = redisKeys(config.REDIS_PREFIX);
   const cache = new ConversationCache(redis, keys, models);
   const pipeline = new MessagePipeline({
@@ -84,12 +87,18 @@ export function createApi(deps: ApiDeps): Express {
     pipeline,
     events: new ConversationEvents(emitter, log),
     views: new ConversationViews({ redis, keys, cache }),
+    hasher: new PasswordHasher({
+      concurrency: config.PASSWORD_HASH_CONCURRENCY,
+      maxQueue: config.PASSWORD_HASH_QUEUE,
+      maxWaitMs: config.PASSWORD_HASH_MAX_WAIT_MS,
+      metrics: metrics.passwordHashes,
+    }),
   };
 
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", config.TRUST_PROXY);
-  app.use(requestMetrics(deps.metrics ?? new ApiMetrics(new Registry()), { fixedPaths: HEALTH_PATHS }));
+  app.use(requestMetrics(metrics, { fixedPaths: HEALTH_PATHS }));
   app.use(requestId());
   app.use(
     pinoHttp({
@@ -111,7 +120,7 @@ export function createApi(deps: ApiDeps): Express {
 
 /** Everything under `/api`. Tokens are checked before bodies are parsed, so strangers cannot make us parse. */
 function apiRouter(ctx: ApiContext, limiter: RateLimiter): Router {
-  const { models, config } = ctx;
+  const { models, config, hasher } = ctx;
   const json = express.json({ limit: config.BODY_LIMIT_BYTES });
   const auth = authenticate({ models, jwtSecret: config.JWT_SECRET });
 
@@ -124,7 +133,7 @@ function apiRouter(ctx: ApiContext, limiter: RateLimiter): Router {
     "/auth",
     json,
     limitLogins(limiter),
-    authRoutes({ models, jwtSecret: config.JWT_SECRET, tokenTtlSeconds: config.JWT_TTL_SECONDS }),
+    authRoutes({ models, jwtSecret: config.JWT_SECRET, tokenTtlSeconds: config.JWT_TTL_SECONDS, hasher }),
   );
   router.use("/users", auth, usersRoutes(ctx));
   router.use("/conversations", auth, limitMessagePosts(limiter), json, conversationsRoutes(ctx), messagesRoutes(ctx));

@@ -4,6 +4,8 @@ import type { ConversationCache } from "@parley/shared/messages/conversation-cac
 import type { MessagePipeline } from "@parley/shared/messages/message-pipeline";
 import type { Models } from "@parley/shared/models";
 
+import type { PasswordHasher } from "./auth/password-hasher.js";
+
 import type { ApiConfig } from "./config.js";
 import type { ConversationEvents } from "./conversations/conversation-events.js";
 import type { ConversationViews } from "./conversations/conversation-views.js";
@@ -20,4 +22,6 @@ export interface ApiContext {
   events: ConversationEvents;
   /** Conversations with the caller's unread count and the members' pointers, read from Redis. */
   views: ConversationViews;
+  /** Every password hash of this process (register, login, password checks), under its concurrency bound. */
+  hasher: PasswordHasher;
 }

@@ -1,11 +1,10 @@
 /**
  * Rate limits of REST routes, on the same cluster-wide buckets as the gateways' (a message posted here
  * and one sent on a socket take from one `message` bucket). A refusal is `429 RATE_LIMITED` with a
- * `Retry-After` header in whole seconds and `retryAfterMs` in the body.
+ * `Retry-After` header in whole seconds (set by the error handler) and `retryAfterMs` in the body.
  */
 import type { Request, RequestHandler, Response } from "express";
 
-import { RateLimitedError } from "@parley/shared/errors";
 import { loginSubject, type RateAction, type RateLimiter } from "@parley/shared/rate-limit";
 
 import { callerOf } from "./authenticate.js";
@@ -24,12 +23,7 @@ export function limitRequests(limiter: RateLimiter, action: RateAction, options:
     if (options.when && !options.when(req)) return next();
     const subject = options.subject(req, res);
     if (subject === undefined) return next();
-    try {
-      await limiter.check(subject, action);
-    } catch (err) {
-      if (err instanceof RateLimitedError) res.setHeader("retry-after", String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
-      throw err;
-    }
+    await limiter.check(subject, action);
     next();
   };
 }

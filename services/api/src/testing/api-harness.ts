@@ -119,6 +119,9 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
       REDIS_PREFIX: `t${uniqueSuffix()}`,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
       NODE_ID: `api-test-${label}`,
+      // Test files run side by side on a small machine, where a hash can take half a second: a slow
+      // hash must wait, not be refused (the hasher's own tests set their bounds).
+      PASSWORD_HASH_MAX_WAIT_MS: "60000",
       ...ONE_ADDRESS_LIMITS,
       ...options.env,
     });
