@@ -18,6 +18,8 @@ import type { RedisClient } from "@parley/shared/redis";
 import { RateLimiter, rateLimitsFromConfig } from "@parley/shared/rate-limit";
 import { redisKeys } from "@parley/shared/redis-keys";
 
+import { AccountLimits } from "./auth/account-limits.js";
+import { KnownAddresses } from "./auth/known-addresses.js";
 import { PasswordHasher } from "./auth/password-hasher.js";
 import type { ApiConfig } from "./config.js";
 import type { ApiContext } from "./context.js";
@@ -25,7 +27,7 @@ import { ConversationEvents } from "./conversations/conversation-events.js";
 import { ConversationViews } from "./conversations/conversation-views.js";
 import { authenticate } from "./http/authenticate.js";
 import { errorHandler, notFound } from "./http/errors.js";
-import { limitLogins, limitMessagePosts } from "./http/rate-limit.js";
+import { limitMessagePosts } from "./http/rate-limit.js";
 import { requestId } from "./http/request-id.js";
 import { requestMetrics } from "./http/request-metrics.js";
 import { ApiMetrics } from "./metrics.js";
@@ -87,6 +89,7 @@ export function createApi(deps: ApiDeps): Express {
     pipeline,
     events: new ConversationEvents(emitter, log),
     views: new ConversationViews({ redis, keys, cache }),
+    limiter: new RateLimiter({ redis, keys, limits: rateLimitsFromConfig(config), enabled: config.RATE_LIMITS_ENABLED, log }),
     hasher: new PasswordHasher({
       concurrency: config.PASSWORD_HASH_CONCURRENCY,
       maxQueue: config.PASSWORD_HASH_QUEUE,
@@ -111,16 +114,20 @@ export function createApi(deps: ApiDeps): Express {
   app.use((req, res, next) => {
     if (!health.handle(req, res)) next();
   });
-  const limiter = new RateLimiter({ redis, keys, limits: rateLimitsFromConfig(config), enabled: config.RATE_LIMITS_ENABLED, log });
-  app.use("/api", apiRouter(ctx, limiter));
+  const known = new KnownAddresses({ redis, keys, secret: config.JWT_SECRET });
+  app.use("/api", apiRouter(ctx, new AccountLimits({ limiter: ctx.limiter, known, log })));
   app.use(notFound());
   app.use(errorHandler(log));
   return app;
 }
 
-/** Everything under `/api`. Tokens are checked before bodies are parsed, so strangers cannot make us parse. */
-function apiRouter(ctx: ApiContext, limiter: RateLimiter): Router {
-  const { models, config, hasher } = ctx;
+/**
+ * Everything under `/api`. Tokens are checked before bodies are parsed, so strangers cannot make us
+ * parse, except under `/auth`, whose buckets are named by the body (the username), and where the
+ * checks come first in the routes, before any lookup or hash.
+ */
+function apiRouter(ctx: ApiContext, limits: AccountLimits): Router {
+  const { models, config, limiter, hasher } = ctx;
   const json = express.json({ limit: config.BODY_LIMIT_BYTES });
   const auth = authenticate({ models, jwtSecret: config.JWT_SECRET });
 
@@ -129,12 +136,7 @@ function apiRouter(ctx: ApiContext, limiter: RateLimiter): Router {
     res.setHeader("cache-control", "no-store");
     next();
   });
-  router.use(
-    "/auth",
-    json,
-    limitLogins(limiter),
-    authRoutes({ models, jwtSecret: config.JWT_SECRET, tokenTtlSeconds: config.JWT_TTL_SECONDS, hasher }),
-  );
+  router.use("/auth", json, authRoutes({ models, jwtSecret: config.JWT_SECRET, tokenTtlSeconds: config.JWT_TTL_SECONDS, hasher, limits }));
   router.use("/users", auth, usersRoutes(ctx));
   router.use("/conversations", auth, limitMessagePosts(limiter), json, conversationsRoutes(ctx), messagesRoutes(ctx));
   return router;

@@ -3,9 +3,9 @@ import type { Logger } from "@parley/shared/logger";
 import type { ConversationCache } from "@parley/shared/messages/conversation-cache";
 import type { MessagePipeline } from "@parley/shared/messages/message-pipeline";
 import type { Models } from "@parley/shared/models";
+import type { RateLimiter } from "@parley/shared/rate-limit";
 
 import type { PasswordHasher } from "./auth/password-hasher.js";
-
 import type { ApiConfig } from "./config.js";
 import type { ConversationEvents } from "./conversations/conversation-events.js";
 import type { ConversationViews } from "./conversations/conversation-views.js";
@@ -22,6 +22,8 @@ export interface ApiContext {
   events: ConversationEvents;
   /** Conversations with the caller's unread count and the members' pointers, read from Redis. */
   views: ConversationViews;
+  /** The cluster-wide rate limits (`conversation`, `search`, the login buckets). */
+  limiter: RateLimiter;
   /** Every password hash of this process (register, login, password checks), under its concurrency bound. */
   hasher: PasswordHasher;
 }

@@ -1,4 +1,7 @@
-/** Registration and login: scrypt password hashes (through the process's `PasswordHasher`), HS256 access tokens. */
+/**
+ * Registration and login: scrypt password hashes (through the process's `PasswordHasher`), HS256 access
+ * tokens, and the abuse controls of both (`AccountLimits`).
+ */
 import { Types } from "mongoose";
 import type { z } from "zod";
 
@@ -7,6 +10,7 @@ import { InvalidCredentialsError, UsernameTakenError } from "@parley/shared/erro
 import { isDuplicateKeyError, toPublicUser, type Models, type UserDoc } from "@parley/shared/models";
 import type { LoginBody, PublicUser, RegisterBody } from "@parley/shared/schemas";
 
+import type { AccountLimits } from "./account-limits.js";
 import type { PasswordHasher } from "./password-hasher.js";
 
 /** What register and login answer. */
@@ -24,14 +28,25 @@ export interface AccountDeps {
   tokenTtlSeconds: number;
   /** Every password hash goes through it, under the process's bound. */
   hasher: PasswordHasher;
+  /** The rate limits of logins and registrations. */
+  limits: AccountLimits;
+}
+
+/** Who sends a register or login request. */
+export interface ClientInfo {
+  /** The client's address as the limits key it (`clientAddress`). */
+  address: string;
 }
 
 /**
  * Creates a user. Usernames are unique regardless of case; the display name defaults to the username.
+ * The client's address counts as one the user logged in from.
  * @throws {UsernameTakenError} when the username (in any case) is registered already.
- * @throws {UnavailableError} when the hasher is at capacity.
+ * @throws {RateLimitedError} when the address's `register` bucket is empty.
+ * @throws {UnavailableError} when the hasher is at capacity, or the limiter cannot reach Redis.
  */
-export async function register(deps: AccountDeps, input: z.output<typeof RegisterBody>): Promise<Session> {
+export async function register(deps: AccountDeps, input: z.output<typeof RegisterBody>, client: ClientInfo): Promise<Session> {
+  await deps.limits.beforeRegistration(client.address);
   const passwordHash = await deps.hasher.hash(input.password);
   let user: UserDoc;
   try {
@@ -46,18 +61,23 @@ export async function register(deps: AccountDeps, input: z.output<typeof Registe
     if (isDuplicateKeyError(err)) throw new UsernameTakenError("That username is taken");
     throw err;
   }
+  await deps.limits.succeeded(user._id.toHexString(), client.address);
   return session(deps, user);
 }
 
 /**
- * Checks a username (any case) and password.
+ * Checks a username (any case) and password, after the limits of `AccountLimits` (in its order).
  * @throws {InvalidCredentialsError} for an unknown user or a wrong password, which take the same time.
- * @throws {UnavailableError} when the hasher is at capacity.
+ * @throws {RateLimitedError} when one of the login buckets is empty; right or wrong, every attempt counts.
+ * @throws {UnavailableError} when the hasher is at capacity, or the limiter cannot reach Redis.
  */
-export async function login(deps: AccountDeps, input: z.output<typeof LoginBody>): Promise<Session> {
+export async function login(deps: AccountDeps, input: z.output<typeof LoginBody>, client: ClientInfo): Promise<Session> {
+  await deps.limits.beforeLogin(client.address, input.username);
   const user = await deps.models.User.findOne({ usernameLower: input.username.toLowerCase() }).lean<UserDoc>().exec();
+  await deps.limits.forAccount(input.username, user?._id.toHexString(), client.address);
   const valid = user ? await deps.hasher.verify(input.password, user.passwordHash) : await deps.hasher.verifyNone(input.password);
   if (!user || !valid) throw new InvalidCredentialsError("Wrong username or password");
+  await deps.limits.succeeded(user._id.toHexString(), client.address);
   return session(deps, user);
 }
 

@@ -2,10 +2,13 @@
  * Rate limits of REST routes, on the same cluster-wide buckets as the gateways' (a message posted here
  * and one sent on a socket take from one `message` bucket). A refusal is `429 RATE_LIMITED` with a
  * `Retry-After` header in whole seconds (set by the error handler) and `retryAfterMs` in the body.
+ *
+ * The limits that depend on what a request does, not only on its route (logins, registrations), are
+ * checked by the services themselves (`AccountLimits`).
  */
 import type { Request, RequestHandler, Response } from "express";
 
-import { loginSubject, type RateAction, type RateLimiter } from "@parley/shared/rate-limit";
+import type { RateAction, RateLimiter } from "@parley/shared/rate-limit";
 
 import { callerOf } from "./authenticate.js";
 
@@ -36,20 +39,5 @@ export function limitMessagePosts(limiter: RateLimiter): RequestHandler {
   return limitRequests(limiter, "message", {
     when: (req) => req.method === "POST" && /^\/[^/]+\/messages\/?$/.test(req.path),
     subject: (_req, res) => callerOf(res).id,
-  });
-}
-
-/**
- * `POST /login` under `/api/auth`, per username (any case), against password guessing. Every attempt
- * counts, right or wrong. Must run after the JSON body parser; a body without a username is left to
- * the route's validation.
- */
-export function limitLogins(limiter: RateLimiter): RequestHandler {
-  return limitRequests(limiter, "login", {
-    when: (req) => req.method === "POST" && /^\/login\/?$/.test(req.path),
-    subject: (req) => {
-      const username: unknown = (req.body as { username?: unknown } | undefined)?.username;
-      return typeof username === "string" && username.length > 0 ? loginSubject(username) : undefined;
-    },
   });
 }
