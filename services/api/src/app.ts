@@ -27,7 +27,7 @@ import { ConversationEvents } from "./conversations/conversation-events.js";
 import { ConversationViews } from "./conversations/conversation-views.js";
 import { authenticate } from "./http/authenticate.js";
 import { errorHandler, notFound } from "./http/errors.js";
-import { limitMessagePosts } from "./http/rate-limit.js";
+import { limitMessagePosts, limitSearches } from "./http/rate-limit.js";
 import { requestId } from "./http/request-id.js";
 import { requestMetrics } from "./http/request-metrics.js";
 import { ApiMetrics } from "./metrics.js";
@@ -137,7 +137,7 @@ function apiRouter(ctx: ApiContext, limits: AccountLimits): Router {
     next();
   });
   router.use("/auth", json, authRoutes({ models, jwtSecret: config.JWT_SECRET, tokenTtlSeconds: config.JWT_TTL_SECONDS, hasher, limits }));
-  router.use("/users", auth, usersRoutes(ctx));
+  router.use("/users", auth, limitSearches(limiter), usersRoutes(ctx));
   router.use("/conversations", auth, limitMessagePosts(limiter), json, conversationsRoutes(ctx), messagesRoutes(ctx));
   return router;
 }

@@ -3,8 +3,8 @@
  * and one sent on a socket take from one `message` bucket). A refusal is `429 RATE_LIMITED` with a
  * `Retry-After` header in whole seconds (set by the error handler) and `retryAfterMs` in the body.
  *
- * The limits that depend on what a request does, not only on its route (logins, registrations), are
- * checked by the services themselves (`AccountLimits`).
+ * The limits that depend on what a request does, not only on its route (logins, registrations, new
+ * conversations), are checked by the services themselves (`AccountLimits`, the conversation services).
  */
 import type { Request, RequestHandler, Response } from "express";
 
@@ -38,6 +38,18 @@ export function limitRequests(limiter: RateLimiter, action: RateAction, options:
 export function limitMessagePosts(limiter: RateLimiter): RequestHandler {
   return limitRequests(limiter, "message", {
     when: (req) => req.method === "POST" && /^\/[^/]+\/messages\/?$/.test(req.path),
+    subject: (_req, res) => callerOf(res).id,
+  });
+}
+
+/**
+ * `GET /?q=` under `/api/users` (the username search), per caller, valid query or not. Must run after
+ * `authenticate`.
+ */
+export function limitSearches(limiter: RateLimiter): RequestHandler {
+  return limitRequests(limiter, "search", {
+    // HEAD runs the GET handler too.
+    when: (req) => (req.method === "GET" || req.method === "HEAD") && /^\/?$/.test(req.path),
     subject: (_req, res) => callerOf(res).id,
   });
 }

@@ -1,7 +1,7 @@
 /**
  * The REST abuse controls on a real API (its own redis-server and database): logins per address and
  * username, per address and per username with the owner's known addresses exempt; registrations per
- * address; the password hasher's bound.
+ * address; searches and conversation creations per user; the password hasher's bound.
  *
  * The harness's app sets up users with the one-address limits raised; each test runs an app of its own
  * (`startVariant`, same Redis and database) with the **default bursts** and refills slowed to one token
@@ -9,6 +9,7 @@
  * addresses are the harness's loopback client sending `X-Forwarded-For`, which the API trusts from a
  * loopback proxy (`TRUST_PROXY=loopback`), as it does from the local nginx.
  */
+import { Types } from "mongoose";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 
@@ -19,7 +20,7 @@ import { rateLimitConfigShape } from "@parley/shared/rate-limit";
 import { uniqueSuffix } from "../../../../test/helpers/env.js";
 import type { ApiConfig } from "../config.js";
 import { ApiMetrics } from "../metrics.js";
-import { useApi, type TestResponse } from "../testing/api-harness.js";
+import { useApi, type TestResponse, type TestUser } from "../testing/api-harness.js";
 
 const api = useApi("limits");
 const PASSWORD = "correct horse battery";
@@ -157,5 +158,49 @@ describe("registration limit", () => {
     expect(statuses(answers)).toEqual([...Array<number>(DEFAULTS.RATE_LIMIT_REGISTER_BURST).fill(201), 429]);
     expectRateLimited(answers.at(-1)!);
     expect((await register(freshAddress())).status).toBe(201);
+  });
+});
+
+describe("search limit", () => {
+  it("allows the search burst per user, then 429; another user is not affected", async () => {
+    const base = await appWithDefaults();
+    const [searcher, other] = [await api.registerUser("searcher"), await api.registerUser("other")];
+    const search = (user: TestUser) => api.request("GET", `${base}/api/users?q=sea`, { token: user.token });
+    const answers: TestResponse[] = [];
+    for (let i = 0; i <= DEFAULTS.RATE_LIMIT_SEARCH_BURST; i++) answers.push(await search(searcher));
+    expect(statuses(answers)).toEqual([...Array<number>(DEFAULTS.RATE_LIMIT_SEARCH_BURST).fill(200), 429]);
+    expectRateLimited(answers.at(-1)!);
+    expect((await search(other)).status).toBe(200);
+    // Other routes under /api/users take no search token.
+    expect((await api.request("GET", `${base}/api/users/me`, { token: searcher.token })).status).toBe(200);
+  });
+});
+
+describe("conversation limit", () => {
+  it("refuses group creations after the burst; an existing direct conversation and a no-op member addition stay free", async () => {
+    const base = await appWithDefaults();
+    const [creator, friend, stranger] = [await api.registerUser("creator"), await api.registerUser("friend"), await api.registerUser("stranger")];
+    const existing = await api.request("POST", "/api/conversations", { token: creator.token, body: { type: "direct", userId: friend.id } });
+    expect(existing.status).toBe(201);
+    const post = (body: unknown) => api.request("POST", `${base}/api/conversations`, { token: creator.token, body });
+
+    const groups: TestResponse[] = [];
+    for (let i = 0; i < 30; i++) groups.push(await post({ type: "group", name: `spam ${i}`, memberIds: [friend.id] }));
+    const burst = DEFAULTS.RATE_LIMIT_CONVERSATION_BURST;
+    expect(statuses(groups)).toEqual([...Array<number>(burst).fill(201), ...Array<number>(30 - burst).fill(429)]);
+    expectRateLimited(groups.at(-1)!);
+    expect(await api.models.Conversation.countDocuments({ createdBy: new Types.ObjectId(creator.id), type: "group" })).toBe(burst);
+
+    // Returning the pair's existing conversation is free; opening a new one is not.
+    const again = await post({ type: "direct", userId: friend.id });
+    expect(again.status).toBe(200);
+    expect(again.body.conversation.id).toBe(existing.body.conversation.id);
+    expectRateLimited(await post({ type: "direct", userId: stranger.id }));
+
+    // Adding someone is limited; adding a member again changes nothing and is free.
+    const group = groups[0]!.body.conversation as { id: string };
+    const add = (userId: string) => api.request("POST", `${base}/api/conversations/${group.id}/members`, { token: creator.token, body: { userIds: [userId] } });
+    expect((await add(friend.id)).status).toBe(200);
+    expectRateLimited(await add(stranger.id));
   });
 });
