@@ -36,6 +36,7 @@ import { chromium } from "playwright-core";
 import { K6_BINARY, runK6 } from "./bench/k6.js";
 import { startCluster, type Cluster } from "./lib/cluster.js";
 import { withDatabase } from "./lib/ferretdb.js";
+import { ONE_ADDRESS_LIMITS } from "./lib/one-address-limits.js";
 import { ROOT, RUN_DIR } from "./lib/paths.js";
 import { PROMETHEUS_BINARY, clusterScrapeJobs, startPrometheus, type PrometheusServer } from "./lib/prometheus.js";
 import {
@@ -233,6 +234,8 @@ async function record(dashboard: Dashboard): Promise<SavedRun> {
     jwtSecret: randomBytes(32).toString("base64url"),
     logLevel: "warn",
     ...(mongoUrl ? { mongoUrl } : {}),
+    // k6 registers every user from this machine.
+    env: { ...ONE_ADDRESS_LIMITS },
   });
   prometheus = await startPrometheus({ dir: join(runDir, "prometheus"), jobs: clusterScrapeJobs(cluster), scrapeIntervalSeconds: SCRAPE_SECONDS });
   await prometheus.waitForScrapes(2);

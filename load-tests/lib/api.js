@@ -10,7 +10,10 @@ import http from "k6/http";
 import { sleep } from "k6";
 
 const JSON_HEADERS = { "content-type": "application/json" };
-/** Requests in flight at once in a batch. The API hashes passwords on libuv's four threads. */
+/**
+ * Requests in flight at once in a batch. An API process hashes PASSWORD_HASH_CONCURRENCY passwords at
+ * once and queues PASSWORD_HASH_QUEUE more (2 and 16 by default), refusing the excess with 503: 8 fit.
+ */
 const DEFAULT_PARALLEL = 8;
 const PASSWORD = "load-test-password";
 
@@ -101,6 +104,12 @@ export class Api {
       });
     }
     return batch(requests, { parallel: this.parallel }).map((res) => {
+      if (res.status === 429) {
+        throw new Error(
+          `registration refused by the target's per-address limit: start it with RATE_LIMIT_REGISTER_RATE and RATE_LIMIT_REGISTER_BURST ` +
+            `raised (npm run bench and the test clusters do; for npm start see README.md, "Load tests"): ${describe(res)}`,
+        );
+      }
       const { user, accessToken } = expectStatus(res, 201);
       return { id: user.id, username: user.username, token: accessToken };
     });

@@ -17,6 +17,7 @@ import { Redis } from "ioredis";
 
 import { createService, serviceEnv, startCluster, type Service } from "../lib/cluster.js";
 import { startFerretDb, withDatabase } from "../lib/ferretdb.js";
+import { ONE_ADDRESS_LIMITS } from "../lib/one-address-limits.js";
 import { ROOT, SERVICE_ENTRY } from "../lib/paths.js";
 import type { ManagedProcess } from "../lib/process.js";
 import { startRedisServer } from "../lib/redis-server.js";
@@ -61,7 +62,10 @@ export interface TargetOptions {
   dir: string;
   /** Use this MongoDB (with a database per target) instead of a FerretDB of the target's own. */
   mongoUrl?: string | undefined;
-  /** Environment for every service (tuning under test). */
+  /**
+   * Environment for every service (tuning under test), over `ONE_ADDRESS_LIMITS`: k6 registers every
+   * user from this machine.
+   */
   env?: Record<string, string>;
   /** Extra Node.js flags for the gateways (e.g. `--cpu-prof`). */
   gatewayNodeFlags?: readonly string[];
@@ -96,7 +100,7 @@ export async function startTarget(id: TargetId, options: TargetOptions): Promise
       jwtSecret: BENCH_JWT_SECRET,
       logLevel,
       ...(mongoUrl ? { mongoUrl } : {}),
-      ...(options.env ? { env: options.env } : {}),
+      env: { ...ONE_ADDRESS_LIMITS, ...options.env },
       ...(options.nginxWorkers ? { nginxWorkers: options.nginxWorkers } : {}),
       ferretDbDebugAddr: options.ferretDbDebugAddr,
       // As the image runs them: `node dist/index.js`, without the local cluster's
@@ -145,7 +149,7 @@ export async function startTarget(id: TargetId, options: TargetOptions): Promise
       ferretPid = ferret.process.pid;
       db = withDatabase(ferret.uri, "parley");
     }
-    const common = serviceEnv({ redisUrl: redis.url, mongoUrl: db, jwtSecret: BENCH_JWT_SECRET, logLevel, env: options.env });
+    const common = serviceEnv({ redisUrl: redis.url, mongoUrl: db, jwtSecret: BENCH_JWT_SECRET, logLevel, env: { ...ONE_ADDRESS_LIMITS, ...options.env } });
     const api = await createService({ kind: "api", name: "api", dir: options.dir, env: common, nodeArgs: [SERVICE_ENTRY.api] });
     const gateway = await createService({
       kind: "gateway",

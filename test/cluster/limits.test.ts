@@ -3,7 +3,9 @@
  * on a private Redis and a database of this file's own. Every client connects through nginx.
  *
  * The cluster runs with small buckets (below) so that limits are reached in a few events and a refusal
- * leaves a wide window (hundreds of milliseconds) before the next token.
+ * leaves a wide window (hundreds of milliseconds) before the next token. Clients at other addresses send
+ * `X-Forwarded-For`: nginx appends the address it sees (127.0.0.1), and the API, which trusts loopback
+ * proxies, takes the one before it.
  */
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
@@ -27,7 +29,11 @@ const LIMITS = {
   RATE_LIMIT_TYPING_RATE: "0.2",
   RATE_LIMIT_TYPING_BURST: "3",
   RATE_LIMIT_LOGIN_RATE: "0.01",
-  RATE_LIMIT_LOGIN_BURST: "3",
+  RATE_LIMIT_LOGIN_BURST: "4",
+  RATE_LIMIT_LOGIN_PAIR_RATE: "0.0001",
+  RATE_LIMIT_LOGIN_PAIR_BURST: "2",
+  RATE_LIMIT_LOGIN_ADDRESS_RATE: "0.0001",
+  RATE_LIMIT_LOGIN_ADDRESS_BURST: "4",
 };
 /** A connected pair, with the conversation's id at hand. */
 async function connectedPair(transport?: "websocket" | "polling") {
@@ -112,23 +118,61 @@ describe("per-user rate limits across the cluster", () => {
     expect(codes).toContain("RATE_LIMITED");
   });
 
-  it("limits login attempts per username, right or wrong, whatever its case", async () => {
+  it("limits logins per address and username, then per username, exempting the owner's known addresses", async () => {
     const { api } = fixture;
     const victim = await api.register("victim");
     const bystander = await api.register("bystander");
-    const login = (username: string, password: string) =>
+    const login = (username: string, password: string, address: string) =>
       fetch(`${fixture.cluster.url}/api/auth/login`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", "x-forwarded-for": address },
         body: JSON.stringify({ username, password }),
       });
-    for (let i = 0; i < 3; i++) expect((await login(victim.user.username, `guess-${i}-wrong`)).status).toBe(401);
-    const refused = await login(victim.user.username.toUpperCase(), "correct horse battery");
+    const guess = async (address: string, i: number) => (await login(victim.user.username, `guess-${i}-wrong`, address)).status;
+
+    // One address: its pair burst (2), right or wrong, whatever the username's case.
+    expect([await guess("198.51.100.1", 1), await guess("198.51.100.1", 2)]).toEqual([401, 401]);
+    const refused = await login(victim.user.username.toUpperCase(), "correct horse battery", "198.51.100.1");
     expect(refused.status).toBe(429);
-    // 0.01 tokens per second: the next attempt is 100 s away.
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(60);
     expect(await refused.json()).toMatchObject({ error: { code: "RATE_LIMITED", retryAfterMs: expect.any(Number) } });
-    expect((await login(bystander.user.username, "correct horse battery")).status).toBe(200);
+
+    // The owner from another address: a login that also takes the username's fourth and last token
+    // after one more guess from elsewhere.
+    expect((await login(victim.user.username, "correct horse battery", "198.51.100.2")).status).toBe(200);
+    expect(await guess("198.51.100.3", 3)).toBe(401);
+    const exhausted = await login(victim.user.username, `guess-4-wrong`, "198.51.100.4");
+    expect(exhausted.status).toBe(429);
+    // 0.01 tokens per second: the next attempt is 100 s away.
+    expect(Number(exhausted.headers.get("retry-after"))).toBeGreaterThan(60);
+
+    // Where the owner logged in before, and where they registered, they still can; a new address cannot.
+    expect((await login(victim.user.username, "correct horse battery", "198.51.100.2")).status).toBe(200);
+    expect((await login(victim.user.username, "correct horse battery", "127.0.0.1")).status).toBe(200);
+    expect((await login(victim.user.username, "correct horse battery", "198.51.100.5")).status).toBe(429);
+    expect((await login(bystander.user.username, "correct horse battery", "198.51.100.5")).status).toBe(200);
+  });
+
+  it("limits logins per address, whatever the username: a spray is refused before any password check", async () => {
+    const { api } = fixture;
+    const owner = await api.register("sprayed");
+    const spray = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        fetch(`${fixture.cluster.url}/api/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-forwarded-for": "203.0.113.9" },
+          body: JSON.stringify({ username: `nobody_${i}_${owner.id}`, password: "guess" }),
+        }),
+      ),
+    );
+    const codes = spray.map((res) => res.status).sort();
+    expect(codes).toEqual([...Array<number>(4).fill(401), ...Array<number>(8).fill(429)]);
+    const res = await fetch(`${fixture.cluster.url}/api/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-forwarded-for": "203.0.113.10" },
+      body: JSON.stringify({ username: owner.user.username, password: "correct horse battery" }),
+    });
+    expect(res.status).toBe(200);
   });
 });
 

@@ -9,6 +9,7 @@ import type { Models } from "@parley/shared/models";
 import type { Conversation } from "@parley/shared/schemas";
 
 import { startCluster, type Cluster, type ClusterOptions } from "../../scripts/lib/cluster.js";
+import { ONE_ADDRESS_LIMITS } from "../../scripts/lib/one-address-limits.js";
 import { ApiClient, type RegisteredUser } from "./api-client.js";
 import { connectClient, type ConnectedClient } from "./clients.js";
 import { TEST_JWT_SECRET, testDir, testMongoUrl } from "./env.js";
@@ -40,7 +41,11 @@ export interface ConnectedPair {
   b: ConnectedClient;
 }
 
-/** Starts a cluster before the file's tests (own Redis, own database) and stops it after them. */
+/**
+ * Starts a cluster before the file's tests (own Redis, own database) and stops it after them. Every
+ * client comes from 127.0.0.1 through nginx, so `ONE_ADDRESS_LIMITS` raise the limits that setting up
+ * users would hit; `options.env` goes over them.
+ */
 export function useCluster(label: string, options: Partial<ClusterOptions> = {}): ClusterFixture {
   let cluster: Cluster | undefined;
   let redis: Redis | undefined;
@@ -52,6 +57,7 @@ export function useCluster(label: string, options: Partial<ClusterOptions> = {})
       jwtSecret: TEST_JWT_SECRET,
       logLevel: process.env.TEST_LOG_LEVEL ?? "warn",
       ...options,
+      env: { ...ONE_ADDRESS_LIMITS, ...options.env },
     });
   });
   afterAll(async () => {

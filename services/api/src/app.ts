@@ -19,6 +19,9 @@ import { RateLimiter, rateLimitsFromConfig } from "@parley/shared/rate-limit";
 import { redisKeys } from "@parley/shared/redis-keys";
 import { SessionRevocations } from "@parley/shared/sessions/revocations";
 
+import { AccountLimits } from "./auth/account-limits.js";
+import { KnownAddresses } from "./auth/known-addresses.js";
+import { PasswordHasher } from "./auth/password-hasher.js";
 import { Sessions } from "./auth/sessions.js";
 import type { ApiConfig } from "./config.js";
 import type { ApiContext } from "./context.js";
@@ -26,7 +29,7 @@ import { ConversationEvents } from "./conversations/conversation-events.js";
 import { ConversationViews } from "./conversations/conversation-views.js";
 import { authenticate } from "./http/authenticate.js";
 import { errorHandler, notFound } from "./http/errors.js";
-import { limitLogins, limitMessagePosts, limitRefreshes } from "./http/rate-limit.js";
+import { limitMessagePosts, limitRefreshes, limitSearches } from "./http/rate-limit.js";
 import { requestId } from "./http/request-id.js";
 import { requestMetrics } from "./http/request-metrics.js";
 import { ApiMetrics } from "./metrics.js";
@@ -49,7 +52,8 @@ export interface ApiDeps {
   /** Answers `/healthz` and `/readyz`; `index.ts` makes it drain on shutdown. */
   health: Health;
   /**
-   * Where requests are counted and timed; `index.ts` passes them on the registry it serves.
+   * Where requests are counted and timed, and the password hasher reports; `index.ts` passes them on
+   * the registry it serves.
    * @default metrics on a registry of their own, which nothing serves
    */
   metrics?: ApiMetrics;
@@ -63,6 +67,7 @@ const HEALTH_PATHS = new Set(["/healthz", "/readyz"]);
  */
 export function createApi(deps: ApiDeps): Express {
   const { config, log, redis, models, queue, emitter, health } = deps;
+  const metrics = deps.metrics ?? new ApiMetrics(new Registry());
   const keys = redisKeys(config.REDIS_PREFIX);
   const cache = new ConversationCache(redis, keys, models);
   const pipeline = new MessagePipeline({
@@ -102,12 +107,19 @@ export function createApi(deps: ApiDeps): Express {
     views: new ConversationViews({ redis, keys, cache }),
     sessions,
     revocations,
+    limiter: new RateLimiter({ redis, keys, limits: rateLimitsFromConfig(config), enabled: config.RATE_LIMITS_ENABLED, log }),
+    hasher: new PasswordHasher({
+      concurrency: config.PASSWORD_HASH_CONCURRENCY,
+      maxQueue: config.PASSWORD_HASH_QUEUE,
+      maxWaitMs: config.PASSWORD_HASH_MAX_WAIT_MS,
+      metrics: metrics.passwordHashes,
+    }),
   };
 
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", config.TRUST_PROXY);
-  app.use(requestMetrics(deps.metrics ?? new ApiMetrics(new Registry()), { fixedPaths: HEALTH_PATHS }));
+  app.use(requestMetrics(metrics, { fixedPaths: HEALTH_PATHS }));
   app.use(requestId());
   app.use(
     pinoHttp({
@@ -120,16 +132,20 @@ export function createApi(deps: ApiDeps): Express {
   app.use((req, res, next) => {
     if (!health.handle(req, res)) next();
   });
-  const limiter = new RateLimiter({ redis, keys, limits: rateLimitsFromConfig(config), enabled: config.RATE_LIMITS_ENABLED, log });
-  app.use("/api", apiRouter(ctx, limiter));
+  const known = new KnownAddresses({ redis, keys, secret: config.JWT_SECRET });
+  app.use("/api", apiRouter(ctx, new AccountLimits({ limiter: ctx.limiter, known, log })));
   app.use(notFound());
   app.use(errorHandler(log));
   return app;
 }
 
-/** Everything under `/api`. Tokens are checked before bodies are parsed, so strangers cannot make us parse. */
-function apiRouter(ctx: ApiContext, limiter: RateLimiter): Router {
-  const { models, config } = ctx;
+/**
+ * Everything under `/api`. Tokens are checked before bodies are parsed, so strangers cannot make us
+ * parse, except under `/auth`, whose buckets are named by the body (the username), and where the
+ * checks come first in the routes, before any lookup or hash.
+ */
+function apiRouter(ctx: ApiContext, limits: AccountLimits): Router {
+  const { models, config, limiter, hasher } = ctx;
   const json = express.json({ limit: config.BODY_LIMIT_BYTES });
   const auth = authenticate({ models, jwtSecret: config.JWT_SECRET, revocations: ctx.revocations });
 
@@ -138,14 +154,8 @@ function apiRouter(ctx: ApiContext, limiter: RateLimiter): Router {
     res.setHeader("cache-control", "no-store");
     next();
   });
-  router.use(
-    "/auth",
-    json,
-    limitLogins(limiter),
-    limitRefreshes(limiter),
-    authRoutes({ models, sessions: ctx.sessions, authenticate: auth }),
-  );
-  router.use("/users", auth, usersRoutes(ctx));
+  router.use("/auth", json, limitRefreshes(limiter), authRoutes({ models, sessions: ctx.sessions, authenticate: auth, hasher, limits }));
+  router.use("/users", auth, limitSearches(limiter), usersRoutes(ctx));
   router.use("/conversations", auth, limitMessagePosts(limiter), json, conversationsRoutes(ctx), messagesRoutes(ctx));
   return router;
 }

@@ -21,7 +21,16 @@ describe("loadApiConfig", () => {
       SHUTDOWN_TIMEOUT_MS: 10_000,
       CLIENT_MSG_ID_TTL_SECONDS: 86_400,
       REDIS_PREFIX: "parley",
+      PASSWORD_HASH_CONCURRENCY: 2,
+      PASSWORD_HASH_QUEUE: 16,
+      PASSWORD_HASH_MAX_WAIT_MS: 3000,
     });
+  });
+
+  it("reads the password hasher's bounds, and refuses a concurrency of 0", () => {
+    const config = loadApiConfig({ JWT_SECRET: SECRET, PASSWORD_HASH_CONCURRENCY: "4", PASSWORD_HASH_QUEUE: "0", PASSWORD_HASH_MAX_WAIT_MS: "500" });
+    expect(config).toMatchObject({ PASSWORD_HASH_CONCURRENCY: 4, PASSWORD_HASH_QUEUE: 0, PASSWORD_HASH_MAX_WAIT_MS: 500 });
+    expect(() => loadApiConfig({ JWT_SECRET: SECRET, PASSWORD_HASH_CONCURRENCY: "0" })).toThrow(/PASSWORD_HASH_CONCURRENCY/);
   });
 
   it.each([

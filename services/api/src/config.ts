@@ -76,6 +76,23 @@ export const apiConfigShape = {
    */
   BODY_LIMIT_BYTES: intVar(1024).default(65_536),
   /**
+   * Password hashes (scrypt, 32 MiB and ~50–100 ms of one core each) running at once in this process,
+   * for registrations and logins alike. At most the cores the process may use.
+   * @default 2
+   */
+  PASSWORD_HASH_CONCURRENCY: intVar(1).max(64).default(2),
+  /**
+   * Password hashes waiting for a slot; beyond that a request is refused at once with 503 `UNAVAILABLE`.
+   * @default 16
+   */
+  PASSWORD_HASH_QUEUE: intVar(0).max(10_000).default(16),
+  /**
+   * Longest wait of a password hash for a slot, in milliseconds; a request still waiting then is
+   * refused with 503 `UNAVAILABLE`.
+   * @default 3000
+   */
+  PASSWORD_HASH_MAX_WAIT_MS: intVar(1).max(60_000).default(3000),
+  /**
    * Hard limit for a graceful shutdown (draining requests, closing connections), in milliseconds.
    * @default 10000
    */

@@ -3,8 +3,10 @@ import type { Logger } from "@parley/shared/logger";
 import type { ConversationCache } from "@parley/shared/messages/conversation-cache";
 import type { MessagePipeline } from "@parley/shared/messages/message-pipeline";
 import type { Models } from "@parley/shared/models";
+import type { RateLimiter } from "@parley/shared/rate-limit";
 import type { SessionRevocations } from "@parley/shared/sessions/revocations";
 
+import type { PasswordHasher } from "./auth/password-hasher.js";
 import type { Sessions } from "./auth/sessions.js";
 import type { ApiConfig } from "./config.js";
 import type { ConversationEvents } from "./conversations/conversation-events.js";
@@ -26,4 +28,8 @@ export interface ApiContext {
   sessions: Sessions;
   /** Which sessions are revoked, for every request's token check. */
   revocations: SessionRevocations;
+  /** The cluster-wide rate limits (`conversation`, `search`, the login buckets). */
+  limiter: RateLimiter;
+  /** Every password hash of this process (register, login, password checks), under its concurrency bound. */
+  hasher: PasswordHasher;
 }

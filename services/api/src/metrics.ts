@@ -5,7 +5,9 @@
  * `route` is the Express route pattern that answered (`/api/conversations/:id/messages`), never the
  * raw URL, so ids never become label values.
  */
-import { Counter, Histogram, LATENCY_BUCKETS, redisErrorsCounter, type Registry } from "@parley/shared/metrics";
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, redisErrorsCounter, type Registry } from "@parley/shared/metrics";
+
+import type { HashRefusal, PasswordHasherMetrics } from "./auth/password-hasher.js";
 
 /** The labels of both request metrics. */
 export type RequestLabel = "method" | "route" | "status";
@@ -21,6 +23,11 @@ export class ApiMetrics {
   readonly requestDuration: Histogram<RequestLabel>;
   /** `parley_redis_errors_total{client}`: pass to `createRedis` as `errors`. */
   readonly redisErrors: Counter<"client">;
+  /**
+   * `parley_api_password_hashes_in_flight`, `parley_api_password_hashes_waiting` and
+   * `parley_api_password_hash_refusals_total{reason}` (`queue_full`, `wait_timeout`): the `PasswordHasher`'s.
+   */
+  readonly passwordHashes: PasswordHasherMetrics;
 
   constructor(registry: Registry) {
     this.requests = new Counter({
@@ -37,6 +44,26 @@ export class ApiMetrics {
       registers: [registry],
     });
     this.redisErrors = redisErrorsCounter(registry);
+    const refusals = new Counter({
+      name: "parley_api_password_hash_refusals_total",
+      help: "Password hashes refused with 503 before any hashing, by reason: queue_full, wait_timeout.",
+      labelNames: ["reason"],
+      registers: [registry],
+    });
+    for (const reason of ["queue_full", "wait_timeout"] satisfies HashRefusal[]) refusals.inc({ reason }, 0);
+    this.passwordHashes = {
+      inFlight: new Gauge({
+        name: "parley_api_password_hashes_in_flight",
+        help: "Password hashes (scrypt) running now, at most PASSWORD_HASH_CONCURRENCY.",
+        registers: [registry],
+      }),
+      waiting: new Gauge({
+        name: "parley_api_password_hashes_waiting",
+        help: "Password hashes waiting for a slot, at most PASSWORD_HASH_QUEUE.",
+        registers: [registry],
+      }),
+      refusals,
+    };
   }
 
   /** A request to `route` was answered with `status` after `seconds`. Never throws. */

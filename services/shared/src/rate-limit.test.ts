@@ -14,6 +14,8 @@ import { RateLimitedError, UnavailableError } from "./errors.js";
 import { loadConfig } from "./config.js";
 import {
   RateLimiter,
+  addressSubject,
+  loginPairSubject,
   loginSubject,
   rateLimitConfigShape,
   rateLimitsFromConfig,
@@ -189,6 +191,13 @@ describe("RateLimiter.check", () => {
       await expect(l.check(u, "message")).rejects.toBeInstanceOf(UnavailableError);
       await expect(l.check(loginSubject("x"), "login")).rejects.toBeInstanceOf(UnavailableError);
       expect(performance.now() - started).toBeLessThan(4 * 300 + 500);
+      // Every login and registration bucket is a security control: closed. Searches and conversation
+      // creations degrade by themselves: open.
+      await expect(l.check(loginPairSubject("192.0.2.1", "x"), "login-pair")).rejects.toBeInstanceOf(UnavailableError);
+      await expect(l.check(addressSubject("192.0.2.1"), "login-address")).rejects.toBeInstanceOf(UnavailableError);
+      await expect(l.check(addressSubject("192.0.2.1"), "register")).rejects.toBeInstanceOf(UnavailableError);
+      await expect(l.check(u, "search")).resolves.toBeUndefined();
+      await expect(l.check(u, "conversation")).resolves.toBeUndefined();
     } finally {
       dead.disconnect();
     }
@@ -205,6 +214,21 @@ describe("configuration", () => {
     expect(l.login.ratePerSecond).toBeLessThan(1);
   });
 
+  it("bounds logins per username, per address and username, and per address, and registrations per address", () => {
+    const l = rateLimitsFromConfig(loadConfig(schema, {}));
+    // Guessing one password from one address: 5, then one a minute.
+    expect(l["login-pair"]).toEqual({ ratePerSecond: 1 / 60, burst: 5 });
+    // Spraying usernames from one address: 10, then 12 a minute.
+    expect(l["login-address"]).toEqual({ ratePerSecond: 0.2, burst: 10 });
+    // One username from every address together: 20, then one every 20 s (4,320 a day).
+    expect(l.login).toEqual({ ratePerSecond: 0.05, burst: 20 });
+    // The owner's own attempts fit in the per-username burst after a stranger used a pair burst on it.
+    expect(l.login.burst).toBeGreaterThan(l["login-pair"].burst);
+    expect(l.register).toEqual({ ratePerSecond: 1 / 300, burst: 5 });
+    expect(l.search).toEqual({ ratePerSecond: 2, burst: 30 });
+    expect(l.conversation).toEqual({ ratePerSecond: 0.1, burst: 10 });
+  });
+
   it("reads every action's rate and burst, and names a bad variable", () => {
     const config = loadConfig(schema, { RATE_LIMIT_TYPING_RATE: "0.5", RATE_LIMIT_TYPING_BURST: "3", RATE_LIMITS_ENABLED: "false" });
     expect(rateLimitsFromConfig(config).typing).toEqual({ ratePerSecond: 0.5, burst: 3 });
@@ -217,5 +241,14 @@ describe("configuration", () => {
   it("turns a username into a case-insensitive subject that cannot shape a key", () => {
     expect(loginSubject("Ada")).toBe(loginSubject("ada"));
     expect(loginSubject("}{evil")).toMatch(/^login-[0-9a-f]{32}$/);
+  });
+
+  it("turns an address, and an address with a username, into subjects of their own that cannot shape a key", () => {
+    expect(addressSubject("192.0.2.1")).toMatch(/^addr-[0-9a-f]{32}$/);
+    expect(addressSubject("192.0.2.1")).not.toBe(addressSubject("192.0.2.2"));
+    expect(loginPairSubject("192.0.2.1", "Ada")).toBe(loginPairSubject("192.0.2.1", "ada"));
+    expect(loginPairSubject("192.0.2.1", "ada")).not.toBe(loginPairSubject("192.0.2.2", "ada"));
+    expect(loginPairSubject("192.0.2.1", "}{evil")).toMatch(/^pair-[0-9a-f]{32}$/);
+    expect(new Set([loginSubject("ada"), addressSubject("ada"), loginPairSubject("", "ada")]).size).toBe(3);
   });
 });

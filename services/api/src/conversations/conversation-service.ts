@@ -11,7 +11,7 @@ import type { Conversation, ConversationView } from "@parley/shared/schemas";
 import type { ApiContext } from "../context.js";
 
 /** What the conversation services need from the API context. */
-export type ConversationDeps = Pick<ApiContext, "models" | "cache" | "events">;
+export type ConversationDeps = Pick<ApiContext, "models" | "cache" | "events" | "limiter">;
 
 const oid = (id: string) => new Types.ObjectId(id);
 const hex = (id: Types.ObjectId) => id.toHexString();
@@ -85,10 +85,12 @@ export interface DirectConversationResult {
 /**
  * The direct conversation between the caller and `userId`, created on first use. Both orders of the pair
  * and concurrent requests converge on one conversation: its unique `key` lets exactly one insert win,
- * and the others read the winner.
+ * and the others read the winner. Only a creation takes a `conversation` token of the caller's:
+ * returning the existing conversation is free.
  *
  * @throws {ValidationError} when `userId` is the caller.
  * @throws {NotFoundError} when `userId` does not exist.
+ * @throws {RateLimitedError} when the caller's `conversation` bucket is empty.
  */
 export async function createDirectConversation(
   deps: ConversationDeps,
@@ -105,6 +107,7 @@ export async function createDirectConversation(
   const existing = await models.Conversation.findOne({ key }).lean<ConversationDoc>().exec();
   if (existing) return { conversation: conversationToWire(existing), created: false };
 
+  await deps.limiter.check(callerId, "conversation");
   await requireUsers(models, [userId]);
   const pair = [oid(callerId), oid(userId)];
   let doc: ConversationDoc;
@@ -131,6 +134,8 @@ export async function createDirectConversation(
 
 /**
  * Creates a group with the caller as its first member and only admin, plus `memberIds` (deduplicated).
+ * Takes a `conversation` token of the caller's first.
+ * @throws {RateLimitedError} when the caller's `conversation` bucket is empty.
  * @throws {NotFoundError} naming the users of `memberIds` that do not exist.
  */
 export async function createGroupConversation(
@@ -139,6 +144,7 @@ export async function createGroupConversation(
   name: string,
   memberIds: readonly string[],
 ): Promise<Conversation> {
+  await deps.limiter.check(callerId, "conversation");
   const others = [...new Set(memberIds)].filter((id) => id !== callerId);
   await requireUsers(deps.models, others);
   const _id = new Types.ObjectId();

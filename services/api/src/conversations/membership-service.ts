@@ -26,8 +26,10 @@ const isAdmin = (doc: ConversationDoc, userId: string) => doc.admins.some((a) =>
 
 /**
  * Adds `userIds` to a group, as one of its admins. Users who are already members are left as they are,
- * so a retried request changes nothing more.
+ * so a retried request changes nothing more. A request that adds someone takes a `conversation` token
+ * of the caller's; one that adds nobody new is free.
  *
+ * @throws {RateLimitedError} when the caller's `conversation` bucket is empty.
  * @throws {NotFoundError} when the conversation or one of the users does not exist.
  * @throws {ForbiddenError} when the caller is not a member or not an admin, or the conversation is direct.
  * @throws {ValidationError} when the group would exceed {@link MAX_GROUP_MEMBERS}.
@@ -51,6 +53,7 @@ export async function addMembers(
       { path: "userIds", message: `must leave the group at most ${MAX_GROUP_MEMBERS} members` },
     ]);
   }
+  await deps.limiter.check(callerId, "conversation");
   await requireUsers(deps.models, added);
 
   const updated = await deps.models.Conversation.findOneAndUpdate(

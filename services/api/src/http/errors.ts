@@ -4,7 +4,7 @@
  */
 import type { ErrorRequestHandler, RequestHandler } from "express";
 
-import { AppError, AuthError, NotFoundError, ValidationError, type WireError } from "@parley/shared/errors";
+import { AppError, AuthError, NotFoundError, RateLimitedError, UnavailableError, ValidationError, type WireError } from "@parley/shared/errors";
 import type { Logger } from "@parley/shared/logger";
 
 /** Answers every request that no route matched with 404 `NOT_FOUND`. */
@@ -38,10 +38,17 @@ function isBodyParserError(err: unknown): err is BodyParserError {
   );
 }
 
+/** When a refusal says when to retry: a rate limit, or a service at capacity. */
+function retryAfterMsOf(err: AppError): number | undefined {
+  if (err instanceof RateLimitedError || err instanceof UnavailableError) return err.retryAfterMs;
+  return undefined;
+}
+
 /**
- * Maps errors to responses: an {@link AppError} keeps its code and status, a body-parser failure is a
- * `VALIDATION` (400, 413 for a body over the limit), anything else is logged and answered 500 `INTERNAL`
- * with a fixed message, so no stack or driver message ever reaches a client.
+ * Maps errors to responses: an {@link AppError} keeps its code and status (with `Retry-After` in whole
+ * seconds, rounded up, when it has a `retryAfterMs`), a body-parser failure is a `VALIDATION` (400, 413
+ * for a body over the limit), anything else is logged and answered 500 `INTERNAL` with a fixed message,
+ * so no stack or driver message ever reaches a client.
  */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
@@ -57,7 +64,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       status = err.status;
       error = err.toWire();
       if (err instanceof AuthError) res.setHeader("www-authenticate", 'Bearer realm="parley"');
-      if (error.retryAfterMs !== undefined) res.setHeader("retry-after", String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
+      const retryAfterMs = retryAfterMsOf(err);
+      if (retryAfterMs !== undefined) res.setHeader("retry-after", String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
     } else if (isBodyParserError(err) && BODY_ERRORS[err.type]) {
       const known = BODY_ERRORS[err.type]!;
       status = known.status;

@@ -1,11 +1,14 @@
 /**
  * Rate limits of REST routes, on the same cluster-wide buckets as the gateways' (a message posted here
  * and one sent on a socket take from one `message` bucket). A refusal is `429 RATE_LIMITED` with a
- * `Retry-After` header in whole seconds and `retryAfterMs` in the body.
+ * `Retry-After` header in whole seconds (set by the error handler) and `retryAfterMs` in the body.
+ *
+ * The limits that depend on what a request does, not only on its route (logins, registrations, new
+ * conversations), are checked by the services themselves (`AccountLimits`, the conversation services).
  */
 import type { Request, RequestHandler, Response } from "express";
 
-import { loginSubject, type RateAction, type RateLimiter } from "@parley/shared/rate-limit";
+import type { RateAction, RateLimiter } from "@parley/shared/rate-limit";
 
 import { RefreshTokens } from "../auth/refresh-tokens.js";
 import { callerOf } from "./authenticate.js";
@@ -55,16 +58,13 @@ export function limitRefreshes(limiter: RateLimiter): RequestHandler {
 }
 
 /**
- * `POST /login` under `/api/auth`, per username (any case), against password guessing. Every attempt
- * counts, right or wrong. Must run after the JSON body parser; a body without a username is left to
- * the route's validation.
+ * `GET /?q=` under `/api/users` (the username search), per caller, valid query or not. Must run after
+ * `authenticate`.
  */
-export function limitLogins(limiter: RateLimiter): RequestHandler {
-  return limitRequests(limiter, "login", {
-    when: (req) => req.method === "POST" && /^\/login\/?$/.test(req.path),
-    subject: (req) => {
-      const username: unknown = (req.body as { username?: unknown } | undefined)?.username;
-      return typeof username === "string" && username.length > 0 ? loginSubject(username) : undefined;
-    },
+export function limitSearches(limiter: RateLimiter): RequestHandler {
+  return limitRequests(limiter, "search", {
+    // HEAD runs the GET handler too.
+    when: (req) => (req.method === "GET" || req.method === "HEAD") && /^\/?$/.test(req.path),
+    subject: (_req, res) => callerOf(res).id,
   });
 }

@@ -8,27 +8,32 @@ import { AuthError, NotFoundError } from "@parley/shared/errors";
 import { IdParams, LoginBody, RefreshBody, RegisterBody, type AuthSession } from "@parley/shared/schemas";
 import { PUBLIC_USER_FIELDS, toPublicUser, type Models, type PublicUserDoc } from "@parley/shared/models";
 
-import { login, register } from "../auth/accounts.js";
-import type { ClientInfo, Sessions } from "../auth/sessions.js";
+import { login, register, type ClientInfo } from "../auth/accounts.js";
+import type { AccountLimits } from "../auth/account-limits.js";
+import type { PasswordHasher } from "../auth/password-hasher.js";
+import type { Sessions } from "../auth/sessions.js";
 import { callerOf } from "../http/authenticate.js";
+import { clientAddress } from "../http/client-address.js";
 import { parseBody, parseParams } from "../http/validate.js";
 
 export interface AuthRoutesDeps {
   models: Pick<Models, "User">;
   sessions: Sessions;
+  hasher: PasswordHasher;
+  limits: AccountLimits;
   /** Requires an access token; runs before the routes that act on the caller's sessions. */
   authenticate: RequestHandler;
 }
 
-/** What a login tells the session list about the device. */
+/** Who sends a register or login request: the address the limits key on, the device for the session list. */
 function clientOf(req: Request): ClientInfo {
-  return { userAgent: req.get("user-agent") };
+  return { address: clientAddress(req), userAgent: req.get("user-agent") };
 }
 
 /** Routes under `/api/auth`; the JSON body parser runs before them. */
-export function authRoutes({ models, sessions, authenticate }: AuthRoutesDeps): Router {
+export function authRoutes({ models, sessions, hasher, limits, authenticate }: AuthRoutesDeps): Router {
   const router = Router();
-  const deps = { models, sessions };
+  const deps = { models, sessions, hasher, limits };
 
   router.post("/register", async (req, res) => {
     res.status(201).json(await register(deps, parseBody(req, RegisterBody), clientOf(req)));

@@ -19,6 +19,7 @@ import { redisKeys, type RedisKeys } from "@parley/shared/redis-keys";
 import type { Conversation, PublicUser } from "@parley/shared/schemas";
 import type { Redis } from "ioredis";
 
+import { ONE_ADDRESS_LIMITS } from "../../../../scripts/lib/one-address-limits.js";
 import { TEST_JWT_SECRET, testMongoUrl, uniqueSuffix } from "../../../../test/helpers/env.js";
 import { useRedisServer } from "../../../../test/helpers/redis.js";
 import { startSocketProbe, type SocketProbe } from "../../../../test/helpers/socket-probe.js";
@@ -75,8 +76,19 @@ export interface ApiHarness {
   username(prefix?: string): string;
 }
 
+/** Options of {@link useApi}. */
+export interface UseApiOptions {
+  /**
+   * Environment of the API's configuration, over the harness's own. Every request of the harness comes
+   * from 127.0.0.1, so the per-address limits and those that setting up users hits are raised by
+   * default (`ONE_ADDRESS_LIMITS`); a test of those limits sets them here, or sends another address
+   * in `X-Forwarded-For` (the harness's loopback client is a trusted proxy).
+   */
+  env?: Record<string, string>;
+}
+
 /** Starts everything before the file's tests and stops it after them. Use the harness inside tests only. */
-export function useApi(label: string): ApiHarness {
+export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
   const redisServer = useRedisServer(`api-${label}`);
   let state:
     | {
@@ -110,6 +122,11 @@ export function useApi(label: string): ApiHarness {
       REDIS_PREFIX: `t${uniqueSuffix()}`,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
       NODE_ID: `api-test-${label}`,
+      // Test files run side by side on a small machine, where a hash can take half a second: a slow
+      // hash must wait, not be refused (the hasher's own tests set their bounds).
+      PASSWORD_HASH_MAX_WAIT_MS: "60000",
+      ...ONE_ADDRESS_LIMITS,
+      ...options.env,
     });
     const log = createLogger({ service: "api", node: config.NODE_ID, level: config.LOG_LEVEL });
     const redis = createRedis(config.REDIS_URL, { name: "api-test", log });
