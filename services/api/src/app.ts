@@ -27,6 +27,7 @@ import { errorHandler, notFound } from "./http/errors.js";
 import { limitLogins, limitMessagePosts } from "./http/rate-limit.js";
 import { requestId } from "./http/request-id.js";
 import { requestMetrics } from "./http/request-metrics.js";
+import { edgeHeaders } from "./http/security-headers.js";
 import { ApiMetrics } from "./metrics.js";
 import { authRoutes } from "./routes/auth.routes.js";
 import { conversationsRoutes } from "./routes/conversations.routes.js";
@@ -91,6 +92,7 @@ export function createApi(deps: ApiDeps): Express {
   app.set("trust proxy", config.TRUST_PROXY);
   app.use(requestMetrics(deps.metrics ?? new ApiMetrics(new Registry()), { fixedPaths: HEALTH_PATHS }));
   app.use(requestId());
+  app.use(edgeHeaders(config));
   app.use(
     pinoHttp({
       logger: log,
