@@ -2,8 +2,9 @@
  * nginx in front of the local cluster, configured from the root nginx.conf itself, so that the local
  * cluster and the tests run the production locations, timeouts, headers, logs and per-address limits.
  * Only these change: the upstream block (between the `parley-upstreams` markers), the listen address,
- * the paths (pid, logs, temp files) marked `# local:`, the trusted proxies (none: every local client
- * talks to nginx directly), and the per-address limits when a caller asks ({@link LocalNginxOptions.limits}).
+ * the paths (pid, logs, temp files) marked `# local:`, the trusted proxies (none unless a caller names
+ * some: every local client talks to nginx directly), and the per-address limits when a caller asks
+ * ({@link LocalNginxOptions.limits}).
  *
  * Stickiness: the local cluster knows its gateways, so on top of production's affinity cookie it routes
  * exactly: every gateway prefixes its Engine.IO session ids with its ROUTE_ID, and a request carrying
@@ -77,6 +78,13 @@ export interface LocalNginxOptions {
    * @default nginx.conf's values ({@link productionNginxLimits})
    */
   limits?: Partial<NginxLimits> | "off" | undefined;
+  /**
+   * Addresses or CIDR ranges of a load balancer in front of this nginx, believed about the client's
+   * address (`X-Forwarded-For`) and scheme (`X-Forwarded-Proto`) as nginx.conf's comment describes,
+   * for tests of a deployment behind one. Whatever nginx.conf lists is never used locally.
+   * @default none: every local client talks to nginx directly
+   */
+  trustedProxies?: readonly string[] | undefined;
 }
 
 /** The directives that carry each limit, with the value in the second group. */
@@ -113,7 +121,7 @@ export function nginxLimitsOf(conf: string): NginxLimits {
 
 /** `conf` with the limits asked for: replaced, or every `limit_conn`/`limit_req` removed for `"off"`. */
 function withLimits(conf: string, limits: Partial<NginxLimits> | "off"): string {
-  if (limits === "off") return conf.replace(/^\s*limit_(conn|req) [^\n]*;\n/gm, "");
+  if (limits === "off") return conf.replace(/^[ \t]*limit_(conn|req) [^\n]*;\n/gm, "");
   const wanted = { ...nginxLimitsOf(conf), ...limits };
   for (const [name, value] of [["connections", wanted.connections], ["sockets", wanted.sockets]] as const) {
     if (!Number.isInteger(value) || value < 1 || value > MAX_CONNECTION_LIMIT) throw new Error(`nginx limits: ${name} must be 1..${MAX_CONNECTION_LIMIT}`);
@@ -138,13 +146,18 @@ function withLimits(conf: string, limits: Partial<NginxLimits> | "off"): string 
 }
 
 /**
- * `conf` trusting no proxy: every client of the local cluster connects to nginx itself, so a forwarding
- * header it sends is never believed, whatever nginx.conf was edited to trust.
+ * `conf` trusting `proxies` only (by default none: every client of the local cluster connects to nginx
+ * itself, so a forwarding header it sends is never believed), whatever nginx.conf was edited to trust.
  */
-function trustingNoProxy(conf: string): string {
+function trustingOnly(conf: string, proxies: readonly string[] = []): string {
   const trusted = /(geo \$realip_remote_addr \$parley_via_trusted_proxy \{\n)[^}]*\}/;
-  if (!trusted.test(conf)) throw new Error("nginx.conf lacks its 'geo $realip_remote_addr $parley_via_trusted_proxy' block");
-  return conf.replace(/^\s*set_real_ip_from [^\n]*;\n/gm, "").replace(trusted, "$1    default 0;\n  }");
+  const realIp = /^([ \t]*)real_ip_header /m;
+  if (!trusted.test(conf) || !realIp.test(conf)) throw new Error("nginx.conf lacks its real_ip_header or its 'geo $realip_remote_addr $parley_via_trusted_proxy' block");
+  for (const proxy of proxies) if (!/^[0-9A-Fa-f:.]+(\/\d{1,3})?$/.test(proxy)) throw new Error(`not an address or CIDR range: ${proxy}`);
+  return conf
+    .replace(/^[ \t]*set_real_ip_from [^\n]*;\n/gm, "")
+    .replace(realIp, (line, indent: string) => `${proxies.map((p) => `${indent}set_real_ip_from ${p};\n`).join("")}${line}`)
+    .replace(trusted, (_all, head: string) => `${head}    default 0;\n${proxies.map((p) => `    ${p} 1;\n`).join("")}  }`);
 }
 
 /** The root nginx.conf (or `production`, the text of one like it) turned into the local cluster's config. */
@@ -196,7 +209,7 @@ ${gateways.map((g) => `  upstream gateway_${g.route} { server 127.0.0.1:${g.port
   const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
     .map((kind) => `  ${kind}_temp_path ${join(dir, "tmp", kind)};`)
     .join("\n");
-  let conf = trustingNoProxy(body.replace("http {\n", `http {\n${temp}\n`));
+  let conf = trustingOnly(body.replace("http {\n", `http {\n${temp}\n`), options.trustedProxies);
   if (options.limits !== undefined) conf = withLimits(conf, options.limits);
   if (options.workers !== undefined) {
     if (!/^worker_processes auto;$/m.test(conf)) throw new Error("nginx.conf lacks 'worker_processes auto;'");
