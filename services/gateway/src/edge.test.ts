@@ -7,14 +7,16 @@ import type { Connection } from "mongoose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 
+import { allowedOrigins, loadConfig } from "@parley/shared/config";
 import type { Models } from "@parley/shared/models";
 
 import { closeAllClients, connectClient, connectError } from "../../../test/helpers/clients.js";
-import { testMongoUrl } from "../../../test/helpers/env.js";
+import { TEST_JWT_SECRET, testMongoUrl } from "../../../test/helpers/env.js";
 import { nextEvent } from "../../../test/helpers/events.js";
 import { openModels, startGatewayNode, type GatewayNode } from "../../../test/helpers/in-process-gateway.js";
 import { useRedisServer } from "../../../test/helpers/redis.js";
 import { seedUser } from "../../../test/helpers/seed.js";
+import { gatewayConfigSchema } from "./config.js";
 
 const ALLOWED = ["https://chat.example.com", "http://localhost:5173"];
 const FOREIGN = ["https://evil.example", "https://chat.example.com.evil.example", "http://localhost:8080", "null"];
@@ -65,6 +67,14 @@ async function openRawSocket(url = websocketUrl()): Promise<WebSocket> {
 }
 
 describe("origins", () => {
+  it("default to the public origin alone, with a connect timeout of 5 s", () => {
+    const config = loadConfig(gatewayConfigSchema, { JWT_SECRET: TEST_JWT_SECRET });
+    expect([...allowedOrigins(config.ALLOWED_ORIGINS, config.PUBLIC_URL)]).toEqual(["http://localhost:8080"]);
+    expect(config.CONNECT_TIMEOUT_MS).toBe(5_000);
+    const custom = loadConfig(gatewayConfigSchema, { JWT_SECRET: TEST_JWT_SECRET, PUBLIC_URL: "https://chat.example.com", ALLOWED_ORIGINS: ALLOWED.join(",") });
+    expect([...allowedOrigins(custom.ALLOWED_ORIGINS, custom.PUBLIC_URL)]).toEqual(ALLOWED);
+  });
+
   it("refuses a long-polling handshake from a foreign origin with 403", async () => {
     for (const origin of FOREIGN) {
       const res = await fetch(pollingUrl(), { headers: { origin } });
