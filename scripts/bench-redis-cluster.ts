@@ -37,6 +37,7 @@ import type { Message } from "@parley/shared/schemas";
 
 import { startCluster, type Cluster } from "./lib/cluster.js";
 import { startFerretDb, withDatabase } from "./lib/ferretdb.js";
+import { LOAD_GENERATOR_NGINX_LIMITS } from "./lib/nginx.js";
 import { RUN_DIR } from "./lib/paths.js";
 
 const env = z
@@ -134,6 +135,7 @@ async function prepare(name: SetupName, mongoUri: string): Promise<Setup> {
     jwtSecret: JWT_SECRET,
     logLevel: "warn",
     env: { RATE_LIMITS_ENABLED: "false" },
+    nginxLimits: LOAD_GENERATOR_NGINX_LIMITS,
   });
   const [g0, g1] = cluster.gateways;
   const pairs: Pair[] = [];

@@ -37,6 +37,7 @@ import { K6_BINARY, runK6 } from "./bench/k6.js";
 import { startCluster, type Cluster } from "./lib/cluster.js";
 import { withDatabase } from "./lib/ferretdb.js";
 import { ONE_ADDRESS_LIMITS } from "./lib/one-address-limits.js";
+import { LOAD_GENERATOR_NGINX_LIMITS } from "./lib/nginx.js";
 import { ROOT, RUN_DIR } from "./lib/paths.js";
 import { PROMETHEUS_BINARY, clusterScrapeJobs, startPrometheus, type PrometheusServer } from "./lib/prometheus.js";
 import {
@@ -236,6 +237,8 @@ async function record(dashboard: Dashboard): Promise<SavedRun> {
     ...(mongoUrl ? { mongoUrl } : {}),
     // k6 registers every user from this machine.
     env: { ...ONE_ADDRESS_LIMITS },
+    // k6 opens every socket and request from 127.0.0.1.
+    nginxLimits: LOAD_GENERATOR_NGINX_LIMITS,
   });
   prometheus = await startPrometheus({ dir: join(runDir, "prometheus"), jobs: clusterScrapeJobs(cluster), scrapeIntervalSeconds: SCRAPE_SECONDS });
   await prometheus.waitForScrapes(2);

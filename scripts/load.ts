@@ -7,12 +7,17 @@
  * chat`). The end-of-test summary is also written as JSON to reports/load/<scenario>-<time>.json,
  * unless the k6 arguments name their own `--summary-export`. Exits with k6's status: 0 when every
  * threshold held, 99 when one failed.
+ *
+ * The local cluster's nginx limits connections and requests per client address as production does,
+ * and k6 opens everything from 127.0.0.1: for more than a hundred sockets or a quick setup of many
+ * users, start it with `NGINX_LIMITS=load npm start` (this script says so when it finds the limits on).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 
-import { CACHE_DIR, ROOT } from "./lib/paths.js";
+import { nginxLimitsOf, type NginxLimits } from "./lib/nginx.js";
+import { CACHE_DIR, ROOT, RUN_DIR } from "./lib/paths.js";
 
 const K6 = join(CACHE_DIR, "bin", "k6");
 const SCENARIOS_DIR = join(ROOT, "load-tests", "scenarios");
@@ -73,6 +78,25 @@ const hint =
 await checkReady("TARGET", process.env.API_URL || target, hint);
 if (process.env.SOCKET_URL && process.env.SOCKET_URL !== (process.env.API_URL || target)) {
   await checkReady("SOCKET_URL", process.env.SOCKET_URL.replace(/\/+$/, ""), hint);
+}
+
+/** The per-address limits of the local cluster's nginx (`npm start`), when it runs with them. */
+function localNginxLimits(): NginxLimits | undefined {
+  try {
+    return nginxLimitsOf(readFileSync(join(RUN_DIR, "local", "nginx", "nginx.conf"), "utf8"));
+  } catch {
+    // No local cluster's config, or one without limits (NGINX_LIMITS=off).
+    return undefined;
+  }
+}
+
+const limits = target === DEFAULT_TARGET ? localNginxLimits() : undefined;
+if (limits && limits.sockets < 1_000) {
+  console.error(
+    `Note: the local cluster's nginx allows ${limits.sockets} Socket.IO connections and ${limits.auth.rate} (bursts of ` +
+      `${limits.auth.burst}) /api/auth/ requests per client address, and k6 connects from one address. ` +
+      "For larger runs, restart it with `NGINX_LIMITS=load npm start`.",
+  );
 }
 
 const args = ["run", join(SCENARIOS_DIR, `${scenario}.js`)];

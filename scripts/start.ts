@@ -5,7 +5,10 @@
  * redis-server with AOF under .data/redis), REDIS_CLUSTER=1 (a private three-master Redis Cluster
  * instead, empty at every start) or REDIS_CLUSTER_NODES (an existing cluster's seed nodes), MONGO_URL
  * (else the embedded FerretDB under .data/ferretdb),
- * JWT_SECRET (else one generated once and kept in .data/jwt-secret), LOG_LEVEL (default info).
+ * JWT_SECRET (else one generated once and kept in .data/jwt-secret), LOG_LEVEL (default info),
+ * NGINX_LIMITS: nginx's per-address limits, `production` (default: nginx.conf's values), `load` (raised
+ * out of the way of a load generator on this machine: `npm run load` opens everything from 127.0.0.1)
+ * or `off`.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -14,6 +17,7 @@ import { join } from "node:path";
 import { z } from "zod";
 
 import { startCluster, type Cluster } from "./lib/cluster.js";
+import { LOAD_GENERATOR_NGINX_LIMITS, type LocalNginxOptions } from "./lib/nginx.js";
 import { DATA_DIR, RUN_DIR } from "./lib/paths.js";
 
 const env = z
@@ -26,13 +30,19 @@ const env = z
     MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//).optional(),
     JWT_SECRET: z.string().min(32).optional(),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    NGINX_LIMITS: z.enum(["production", "load", "off"]).default("production"),
   })
   .safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== "")));
 if (!env.success) {
   console.error(`Invalid environment:\n${env.error.issues.map((i) => `  - ${i.path.join(".")}: ${i.message}`).join("\n")}`);
   process.exit(1);
 }
-const { PORT, GATEWAYS, REDIS_URL, REDIS_CLUSTER, REDIS_CLUSTER_NODES, MONGO_URL, JWT_SECRET, LOG_LEVEL } = env.data;
+const { PORT, GATEWAYS, REDIS_URL, REDIS_CLUSTER, REDIS_CLUSTER_NODES, MONGO_URL, JWT_SECRET, LOG_LEVEL, NGINX_LIMITS } = env.data;
+const NGINX_LIMIT_CHOICES: Record<typeof NGINX_LIMITS, LocalNginxOptions["limits"]> = {
+  production: undefined,
+  load: LOAD_GENERATOR_NGINX_LIMITS,
+  off: "off",
+};
 
 /** A secret generated on first start and kept, so tokens stay valid across restarts of the local cluster. */
 function localJwtSecret(): string {
@@ -60,6 +70,7 @@ try {
     ...(MONGO_URL ? { mongoUrl: MONGO_URL } : { dataDir: DATA_DIR }),
     jwtSecret: JWT_SECRET ?? localJwtSecret(),
     logLevel: LOG_LEVEL,
+    nginxLimits: NGINX_LIMIT_CHOICES[NGINX_LIMITS],
   });
 } catch (err) {
   console.error(`parley failed to start: ${err instanceof Error ? err.message : String(err)}`);
@@ -68,6 +79,7 @@ try {
 
 const rows: [string, string][] = [
   ["public origin", `http://localhost:${cluster.port}  (/api/*, /socket.io/*, /readyz)`],
+  ["nginx limits", `${NGINX_LIMITS} per client address (NGINX_LIMITS=production|load|off)`],
   ...cluster.gateways.map((g): [string, string] => [
     g.name,
     `${g.url}  pid ${g.process?.pid}  route ${g.route}  metrics ${g.metricsUrl}`,

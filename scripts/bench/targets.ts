@@ -18,6 +18,7 @@ import { Redis } from "ioredis";
 import { createService, serviceEnv, startCluster, type Service } from "../lib/cluster.js";
 import { startFerretDb, withDatabase } from "../lib/ferretdb.js";
 import { ONE_ADDRESS_LIMITS } from "../lib/one-address-limits.js";
+import { LOAD_GENERATOR_NGINX_LIMITS } from "../lib/nginx.js";
 import { ROOT, SERVICE_ENTRY } from "../lib/paths.js";
 import type { ManagedProcess } from "../lib/process.js";
 import { startRedisServer } from "../lib/redis-server.js";
@@ -102,6 +103,8 @@ export async function startTarget(id: TargetId, options: TargetOptions): Promise
       ...(mongoUrl ? { mongoUrl } : {}),
       env: { ...ONE_ADDRESS_LIMITS, ...options.env },
       ...(options.nginxWorkers ? { nginxWorkers: options.nginxWorkers } : {}),
+      // The load generator opens every socket and request from 127.0.0.1.
+      nginxLimits: LOAD_GENERATOR_NGINX_LIMITS,
       ferretDbDebugAddr: options.ferretDbDebugAddr,
       // As the image runs them: `node dist/index.js`, without the local cluster's
       // `--enable-source-maps`, which keeps the source map of every loaded module in the heap.

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 
 import { startFerretDb, withDatabase, type FerretDb } from "./ferretdb.js";
-import { startNginx } from "./nginx.js";
+import { startNginx, type LocalNginxOptions } from "./nginx.js";
 import { SERVICE_ENTRY } from "./paths.js";
 import { freePort } from "./ports.js";
 import { ManagedProcess, isOk } from "./process.js";
@@ -60,6 +60,12 @@ export interface ClusterOptions {
    * @default "auto"
    */
   nginxWorkers?: number;
+  /**
+   * nginx's per-address limits (see {@link LocalNginxOptions.limits}): some replaced, or `"off"`. Every
+   * local client connects from 127.0.0.1, so a load generator raises them.
+   * @default nginx.conf's production values
+   */
+  nginxLimits?: LocalNginxOptions["limits"];
 }
 
 /** One service process of the cluster, which can be stopped, killed and started again on its port. */
@@ -218,7 +224,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       mongoUrl = withDatabase(ferret.uri, options.database ?? "parley");
     }
 
-    const common = serviceEnv({ ...options, redisUrl, redisClusterNodes, mongoUrl });
+    const port = options.port ?? (await freePort());
+    // The origin the cluster is reached at, unless the caller says otherwise.
+    const common = { PUBLIC_URL: `http://localhost:${port}`, ...serviceEnv({ ...options, redisUrl, redisClusterNodes, mongoUrl }) };
     const service = (kind: ServiceKind, name: string, route?: string) =>
       createService({ kind, name, route, dir, env: { ...common, ...options.envFor?.[kind] }, nodeArgs: options.nodeArgsFor?.[kind] });
 
@@ -230,12 +238,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     started.push(...services.map((s) => ({ stop: () => s.stop() })));
     await Promise.all(services.map((s) => s.start()));
 
-    const port = options.port ?? (await freePort());
     const nginx = await startNginx(
       { gateways: gateways.map((g) => ({ route: g.route!, port: g.port })), apiPort: api.port },
       port,
       join(dir, "nginx"),
-      { workers: options.nginxWorkers },
+      { workers: options.nginxWorkers, limits: options.nginxLimits },
     );
     started.push({ stop: () => nginx.stop("SIGQUIT", 5_000) });
 

@@ -164,6 +164,14 @@ describe("environment", () => {
     expect([...mentioned].filter((name) => !known.has(name))).toEqual([]);
   });
 
+  it("gives the gateways and the API the published nginx port as their public origin by default", () => {
+    const published = project.services.nginx!.ports![0]!.published;
+    for (const name of ["gateway", "api"] as const) {
+      const env = { ...Object.fromEntries(documentedVariables(envExample).set), ...project.services[name]!.environment } as Record<string, string>;
+      expect(loadConfig(SERVICE_SCHEMAS[name], env).PUBLIC_URL, name).toBe(`http://localhost:${published}`);
+    }
+  });
+
   it.each(["gateway", "api", "worker"] as const)("gives %s a valid configuration, every required variable set", (name: ServiceName) => {
     const environment = project.services[name]!.environment ?? {};
     for (const required of requiredVariablesOf(name)) expect(environment[required], required).toBeTruthy();

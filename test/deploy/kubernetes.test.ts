@@ -105,6 +105,13 @@ describe("infra/k8s", () => {
     expect(deployment("gateway").spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
   });
 
+  it("gives the gateways and the API the Ingress host over TLS as their public origin", () => {
+    const hosts = find("Ingress", "parley")!.spec.rules.map((r: { host: string }) => r.host);
+    expect(hosts).toEqual([new URL(configMap.data!.PUBLIC_URL!).host]);
+    expect(configMap.data!.PUBLIC_URL).toBe(`https://${hosts[0]}`);
+    for (const name of ["gateway", "api"] as const) expect(variablesOf(name)).toContain("PUBLIC_URL");
+  });
+
   it("routes the Ingress to existing Services, with cookie affinity for long-polling", () => {
     const ingress = find("Ingress", "parley")!;
     expect(ingress.metadata.annotations).toMatchObject({

@@ -10,24 +10,40 @@ import { describe, expect, it } from "vitest";
 
 import { gatewayConfigSchema } from "../../services/gateway/src/config.js";
 import { loadConfig } from "@parley/shared/config";
+import {
+  LOAD_GENERATOR_NGINX_LIMITS,
+  nginxLimitsOf,
+  productionNginxLimits,
+  renderLocalNginxConf,
+  writeLocalNginxConf,
+  type LocalNginxOptions,
+} from "../../scripts/lib/nginx.js";
 import { ROOT } from "../../scripts/lib/paths.js";
 import { testDir } from "../helpers/env.js";
 
 const conf = readFileSync(join(ROOT, "nginx.conf"), "utf8");
 
-describe("nginx.conf", () => {
-  it("passes nginx -t", () => {
-    const dir = testDir("nginx-t");
-    writeFileSync(join(dir, "hosts"), "127.0.0.1 localhost gateway api\n");
-    // nginx's stderr goes to a file: the config logs to /dev/stderr, which cannot be opened when it is a
-    // Unix socket (Node's stdio pipes are; Docker's are FIFOs, which can).
-    const output = join(dir, "nginx-t.out");
+/** `nginx -t` on `file`, with the upstream names resolved as Docker's DNS would; nginx's verdict. */
+function nginxTest(file: string, dir = testDir("nginx-t")): string {
+  writeFileSync(join(dir, "hosts"), "127.0.0.1 localhost gateway api\n");
+  // nginx's stderr goes to a file: the config logs to /dev/stderr, which cannot be opened when it is a
+  // Unix socket (Node's stdio pipes are; Docker's are FIFOs, which can).
+  const output = join(dir, "nginx-t.out");
+  try {
     execFileSync(
       "unshare",
-      ["--mount", "sh", "-c", `mount --bind "${join(dir, "hosts")}" /etc/hosts && exec nginx -t -c "${join(ROOT, "nginx.conf")}" 2>"${output}"`],
+      ["--mount", "sh", "-c", `mount --bind "${join(dir, "hosts")}" /etc/hosts && exec nginx -t -c "${file}" 2>"${output}"`],
       { stdio: "ignore", env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } },
     );
-    expect(readFileSync(output, "utf8")).toContain("test is successful");
+  } catch {
+    // The verdict says why.
+  }
+  return readFileSync(output, "utf8");
+}
+
+describe("nginx.conf", () => {
+  it("passes nginx -t", () => {
+    expect(nginxTest(join(ROOT, "nginx.conf"))).toContain("test is successful");
   });
 
   it("keeps idle Socket.IO connections open longer than the heartbeat takes to notice a dead peer", () => {
@@ -58,6 +74,112 @@ describe("nginx.conf", () => {
     expect(conf).not.toMatch(/9464/);
   });
 });
+
+describe("nginx.conf at the edge", () => {
+  const active = (text: string) => text.split("\n").filter((line) => !/^\s*#/.test(line)).join("\n");
+
+  it("limits connections and request rates per client address, answering 429 as JSON", () => {
+    const live = active(conf);
+    expect(live).toMatch(/limit_conn_zone \$binary_remote_addr zone=parley_conn:\d+m;/);
+    expect(live).toMatch(/limit_conn_zone \$binary_remote_addr zone=parley_sockets:\d+m;/);
+    expect(live).toMatch(/limit_req_zone \$binary_remote_addr zone=parley_api:\d+m rate=\d+r\/s;/);
+    expect(live).toMatch(/limit_req_zone \$parley_auth_address zone=parley_auth:\d+m rate=\d+r\/[sm];/);
+    expect(live).toMatch(/map \$uri \$parley_auth_address \{\s*default\s+"";\s*~\^\/api\/auth\/\s+\$binary_remote_addr;/);
+    expect(live).toContain("limit_conn_status 429;");
+    expect(live).toContain("limit_req_status 429;");
+    // The server's limit_conn, and both in /socket.io/, whose own would otherwise replace the server's.
+    const server = live.slice(live.indexOf("  server {"));
+    expect(server.slice(0, server.indexOf("location"))).toMatch(/limit_conn parley_conn \d+;/);
+    const socketIo = active(locationBlock("/socket.io/"));
+    expect(socketIo).toMatch(/limit_conn parley_conn \d+;/);
+    expect(socketIo).toMatch(/limit_conn parley_sockets \d+;/);
+    const api = active(locationBlock("/api/"));
+    expect(api).toMatch(/limit_req zone=parley_api burst=\d+ nodelay;/);
+    expect(api).toMatch(/limit_req zone=parley_auth burst=\d+ nodelay;/);
+    expect(server).toContain("error_page 429 @too_many_requests;");
+    const refusal = /return 429 '(.+)';/.exec(locationBlock("@too_many_requests"))?.[1];
+    expect(JSON.parse(refusal!)).toEqual({ error: { code: "RATE_LIMITED", message: expect.any(String), retryAfterMs: 1000 } });
+  });
+
+  it("has production limits a shared address can live with, stricter on /api/auth/", () => {
+    const limits = productionNginxLimits();
+    const perSecond = (rate: string) => Number(rate.slice(0, -3)) / (rate.endsWith("r/m") ? 60 : 1);
+    expect(limits.sockets).toBeGreaterThanOrEqual(100);
+    expect(limits.connections).toBeGreaterThan(limits.sockets);
+    expect(perSecond(limits.auth.rate)).toBeLessThan(perSecond(limits.api.rate));
+    expect(limits.auth.burst).toBeLessThan(limits.api.burst);
+    // Above the API's own per-address login bucket, so that clients normally meet the API's answer.
+    const { RATE_LIMIT_LOGIN_ADDRESS_BURST } = loadConfig(gatewayConfigSchema, { JWT_SECRET: "x".repeat(32) });
+    expect(limits.auth.burst).toBeGreaterThan(RATE_LIMIT_LOGIN_ADDRESS_BURST);
+  });
+
+  it("tells the services only the client address and scheme that nginx vouches for", () => {
+    for (const match of ["/socket.io/", "/api/", "= /readyz"]) {
+      const block = active(locationBlock(match));
+      expect(block, match).toContain("proxy_set_header X-Forwarded-For $remote_addr;");
+      expect(block, match).toContain("proxy_set_header X-Forwarded-Proto $parley_forwarded_proto;");
+    }
+    expect(active(conf)).not.toContain("$proxy_add_x_forwarded_for");
+    expect(conf).toMatch(/map "\$parley_via_trusted_proxy:\$http_x_forwarded_proto" \$parley_forwarded_proto \{\s*default\s+\$scheme;/);
+  });
+
+  it("trusts no proxy as shipped, and the same proxies for the address and the scheme once set", () => {
+    expect(trustedProxies(conf)).toEqual({ address: [], scheme: [] });
+    const behindBalancer = withTrustedProxy(conf);
+    expect(trustedProxies(behindBalancer)).toEqual({ address: ["10.0.1.0/24"], scheme: ["10.0.1.0/24"] });
+    const dir = testDir("nginx-t-proxy");
+    writeFileSync(join(dir, "nginx.conf"), behindBalancer);
+    expect(nginxTest(join(dir, "nginx.conf"), dir)).toContain("test is successful");
+  });
+});
+
+describe("the local cluster's nginx config", () => {
+  const upstreams = { gateways: [{ route: "g0", port: 20_001 }, { route: "g1", port: 20_002 }], apiPort: 20_003 };
+  const render = (options: LocalNginxOptions, production?: string) => renderLocalNginxConf(upstreams, 20_000, testDir("nginx-local"), options, production);
+
+  it("keeps the production limits by default, replaces those asked for, or has none", () => {
+    expect(nginxLimitsOf(render({}))).toEqual(productionNginxLimits());
+    const small = { sockets: 3, auth: { rate: "2r/m", burst: 1 } } as const;
+    expect(nginxLimitsOf(render({ limits: small }))).toEqual({ ...productionNginxLimits(), ...small });
+    expect(nginxLimitsOf(render({ limits: LOAD_GENERATOR_NGINX_LIMITS }))).toEqual(LOAD_GENERATOR_NGINX_LIMITS);
+    const off = render({ limits: "off" });
+    expect(off).not.toMatch(/^\s*limit_(conn|req) /m);
+    expect(() => nginxLimitsOf(off)).toThrow(/lacks/);
+    expect(() => render({ limits: { sockets: 70_000 } })).toThrow(/sockets must be/);
+    expect(() => render({ limits: { api: { rate: "0.5r/s", burst: 1 } } })).toThrow(/rate must be/);
+    expect(() => render({ limits: { auth: { rate: "1r/s", burst: 0 } } })).toThrow(/burst must be/);
+  });
+
+  it("is valid for nginx with every kind of limits", () => {
+    for (const limits of [undefined, "off", { connections: 2, sockets: 1, api: { rate: "1r/m", burst: 1 } }, LOAD_GENERATOR_NGINX_LIMITS] as const) {
+      const dir = testDir("nginx-local-t");
+      expect(nginxTest(writeLocalNginxConf(upstreams, 20_000, dir, { limits }), dir), JSON.stringify(limits)).toContain("test is successful");
+    }
+  });
+
+  it("trusts no proxy, even when nginx.conf was set up to trust one", () => {
+    expect(trustedProxies(render({}, withTrustedProxy(conf)))).toEqual({ address: [], scheme: [] });
+  });
+});
+
+/** nginx.conf with the commented example of a trusted load balancer switched on, in both places. */
+function withTrustedProxy(text: string): string {
+  const address = "  # set_real_ip_from 10.0.1.0/24;\n";
+  const scheme = "    # 10.0.1.0/24 1;\n";
+  expect(text).toContain(address);
+  expect(text).toContain(scheme);
+  return text.replace(address, "  set_real_ip_from 10.0.1.0/24;\n").replace(scheme, "    10.0.1.0/24 1;\n");
+}
+
+/** The proxies a config believes about the client address (set_real_ip_from) and scheme (the geo block). */
+function trustedProxies(text: string): { address: string[]; scheme: string[] } {
+  const geo = /geo \$realip_remote_addr \$parley_via_trusted_proxy \{([^}]*)\}/.exec(text)?.[1];
+  if (geo === undefined) throw new Error("no geo block of trusted proxies");
+  return {
+    address: [...text.matchAll(/^\s*set_real_ip_from (\S+);/gm)].map((m) => m[1]!),
+    scheme: [...geo.matchAll(/^\s*(\S+)\s+1;/gm)].map((m) => m[1]!),
+  };
+}
 
 /** The body of the `location <match> { … }` block. */
 function locationBlock(match: string): string {

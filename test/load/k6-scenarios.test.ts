@@ -9,11 +9,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 import { runK6 } from "../../scripts/bench/k6.js";
+import { LOAD_GENERATOR_NGINX_LIMITS } from "../../scripts/lib/nginx.js";
 import { ROOT } from "../../scripts/lib/paths.js";
 import { useCluster } from "../helpers/cluster.js";
 import { testDir } from "../helpers/env.js";
 
-const fixture = useCluster("k6", { gateways: 2 });
+// k6 registers its users and opens its sockets from 127.0.0.1, as a load generator does.
+const fixture = useCluster("k6", { gateways: 2, nginxLimits: LOAD_GENERATOR_NGINX_LIMITS });
 
 type Metrics = Record<string, Record<string, number>>;
 

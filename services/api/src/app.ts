@@ -32,6 +32,7 @@ import { errorHandler, notFound } from "./http/errors.js";
 import { limitMessagePosts, limitRefreshes, limitSearches } from "./http/rate-limit.js";
 import { requestId } from "./http/request-id.js";
 import { requestMetrics } from "./http/request-metrics.js";
+import { edgeHeaders } from "./http/security-headers.js";
 import { ApiMetrics } from "./metrics.js";
 import { authRoutes } from "./routes/auth.routes.js";
 import { conversationsRoutes } from "./routes/conversations.routes.js";
@@ -121,6 +122,7 @@ export function createApi(deps: ApiDeps): Express {
   app.set("trust proxy", config.TRUST_PROXY);
   app.use(requestMetrics(metrics, { fixedPaths: HEALTH_PATHS }));
   app.use(requestId());
+  app.use(edgeHeaders(config));
   app.use(
     pinoHttp({
       logger: log,

@@ -3,7 +3,7 @@ import { isIP } from "node:net";
 
 import { z } from "zod";
 
-import { baseConfigShape, checkRedisConfig, intVar, loadConfig, pipelineConfigShape } from "@parley/shared/config";
+import { baseConfigShape, checkRedisConfig, intVar, loadConfig, originListVar, pipelineConfigShape, publicUrlConfigShape } from "@parley/shared/config";
 import { metricsConfigShape } from "@parley/shared/metrics";
 import { rateLimitConfigShape } from "@parley/shared/rate-limit";
 
@@ -71,6 +71,13 @@ export const apiConfigShape = {
    */
   TRUST_PROXY: TrustProxy.default("loopback"),
   /**
+   * Origins whose web pages may call the API from the browser (CORS): a comma-separated list of
+   * `http(s)://host[:port]` origins; `*` is refused. A request from any other origin gets no CORS
+   * headers, so the browser does not hand it the answer; requests without `Origin` are unaffected.
+   * @default the origin of `PUBLIC_URL`
+   */
+  CORS_ORIGINS: originListVar.optional(),
+  /**
    * Largest JSON request body, in bytes; a larger one is refused with 413.
    * @default 65536
    */
@@ -101,7 +108,7 @@ export const apiConfigShape = {
 
 /** The API's whole environment. */
 export const apiConfigSchema = z
-  .object({ ...baseConfigShape, ...pipelineConfigShape, ...rateLimitConfigShape, ...metricsConfigShape, ...apiConfigShape })
+  .object({ ...baseConfigShape, ...pipelineConfigShape, ...rateLimitConfigShape, ...metricsConfigShape, ...publicUrlConfigShape, ...apiConfigShape })
   .superRefine(checkRedisConfig, { when: () => true });
 
 /** The API's validated configuration. */

@@ -9,6 +9,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { Server, type ServerOptions } from "socket.io";
 
+import { allowedOrigins } from "@parley/shared/config";
 import { conversationRoom } from "@parley/shared/events";
 import { listen, type Health } from "@parley/shared/lifecycle";
 import type { Logger } from "@parley/shared/logger";
@@ -28,6 +29,7 @@ import { RECONNECT_SETTLE_MS, closeSocketsGradually, refuseNewSessionsWhile } fr
 import type { FeatureContext, GatewayFeature } from "./lib/feature.js";
 import { createEventLimiter } from "./limits/event-limits.js";
 import { createEventDispatcher } from "./lib/on-event.js";
+import { guardOrigins } from "./lib/origin-guard.js";
 import { instrumentServer } from "./lib/server-metrics.js";
 import { releaseUpgradeRequests } from "./lib/upgrade-requests.js";
 import { GatewayMetrics } from "./metrics.js";
@@ -95,6 +97,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     maxHttpBufferSize: config.MAX_PAYLOAD_BYTES,
     pingInterval: config.PING_INTERVAL_MS,
     pingTimeout: config.PING_TIMEOUT_MS,
+    connectTimeout: config.CONNECT_TIMEOUT_MS,
   });
   // Health checks share the port with Socket.IO; Engine.IO only claims /socket.io/.
   httpServer.prependListener("request", (req, res) => {
@@ -107,6 +110,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   releaseUpgradeRequests(io);
   let draining = false;
   refuseNewSessionsWhile(httpServer, () => draining);
+  guardOrigins(httpServer, allowedOrigins(config.ALLOWED_ORIGINS, config.PUBLIC_URL));
   if (config.ROUTE_ID) {
     const route = config.ROUTE_ID;
     io.engine.generateId = () => `${route}.${randomBytes(15).toString("base64url")}`;

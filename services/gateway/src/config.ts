@@ -1,7 +1,7 @@
 /** Gateway settings, from the environment. */
 import { z } from "zod";
 
-import { baseConfigShape, checkRedisConfig, intVar, pipelineConfigShape } from "@parley/shared/config";
+import { baseConfigShape, checkRedisConfig, intVar, originListVar, pipelineConfigShape, publicUrlConfigShape } from "@parley/shared/config";
 import { metricsConfigShape } from "@parley/shared/metrics";
 import { rateLimitConfigShape } from "@parley/shared/rate-limit";
 
@@ -17,6 +17,7 @@ export const gatewayConfigSchema = z.object({
   ...callsConfigShape,
   ...rateLimitConfigShape,
   ...metricsConfigShape,
+  ...publicUrlConfigShape,
   /**
    * Port of the Socket.IO server (and of /healthz and /readyz); 0 picks a free one.
    * @default 3000
@@ -50,6 +51,21 @@ export const gatewayConfigSchema = z.object({
    * @default 65536
    */
   MAX_PAYLOAD_BYTES: intVar(1024).default(65_536),
+  /**
+   * Origins whose web pages may open a socket: a comma-separated list of `http(s)://host[:port]`
+   * origins; `*` is refused. A WebSocket or long-polling request that carries an `Origin` header not in
+   * the list is refused with 403 (cross-site WebSocket hijacking); one without `Origin` (native apps,
+   * servers) is accepted. Long-polling from these origins works cross-origin (CORS, with credentials
+   * for the proxy's affinity cookie).
+   * @default the origin of `PUBLIC_URL`
+   */
+  ALLOWED_ORIGINS: originListVar.optional(),
+  /**
+   * How long a new Engine.IO connection may take to complete the Socket.IO connect (`40` with a valid
+   * token), in milliseconds; then it is closed. Bounds what a client holds without ever authenticating.
+   * @default 5000
+   */
+  CONNECT_TIMEOUT_MS: intVar(100).default(5_000),
   /**
    * Engine.IO heartbeat interval, in milliseconds.
    * @default 25000

@@ -170,3 +170,61 @@ export function loadConfigOrExit<S extends z.ZodType>(schema: S, service: string
     process.exit(1);
   }
 }
+
+/**
+ * An origin as browsers send it in `Origin`: `http(s)://host[:port]`, nothing after the authority but
+ * an optional `/`. Parsed values are normalised the way browsers write them (lowercase scheme and
+ * host, no default port), so that comparing with a request's `Origin` is a plain string match.
+ */
+export const originVar = z.string().trim().transform((value, ctx) => {
+  const origin = parseOrigin(value);
+  if (origin.ok) return origin.origin;
+  ctx.addIssue({ code: "custom", message: origin.problem });
+  return z.NEVER;
+});
+
+/** `scheme://authority` with at most a trailing `/`: the only shape of an origin. */
+const ORIGIN_SHAPE = /^https?:\/\/[^/?#@\s]+\/?$/i;
+
+/** Parses one `http(s)://host[:port]` origin, or says what is wrong with it. */
+function parseOrigin(value: string): { ok: true; origin: string } | { ok: false; problem: string } {
+  if (value === "*") return { ok: false, problem: `"*" is not allowed: list the origins` };
+  const problem = `"${value}" is not an http(s)://host[:port] origin (no path, query or credentials)`;
+  if (!ORIGIN_SHAPE.test(value)) return { ok: false, problem };
+  try {
+    return { ok: true, origin: new URL(value).origin };
+  } catch {
+    return { ok: false, problem };
+  }
+}
+
+/**
+ * A comma-separated list of origins (see {@link originVar}), each one checked; `*` is refused, since a
+ * list of allowed origins is the point. Duplicates are dropped.
+ */
+export const originListVar = z.string().transform((value, ctx) => {
+  const origins = new Set<string>();
+  const entries = value.split(",").map((e) => e.trim()).filter((e) => e !== "");
+  if (entries.length === 0) ctx.addIssue({ code: "custom", message: "must list at least one origin" });
+  for (const entry of entries) {
+    const origin = parseOrigin(entry);
+    if (origin.ok) origins.add(origin.origin);
+    else ctx.addIssue({ code: "custom", message: origin.problem });
+  }
+  return [...origins];
+});
+
+/** The public address of the deployment, read by the services that answer browsers (gateway, API). */
+export const publicUrlConfigShape = {
+  /**
+   * The public origin clients use (nginx, or the load balancer in front of it), `http(s)://host[:port]`.
+   * The default of the allowed origins: `CORS_ORIGINS` (API) and `ALLOWED_ORIGINS` (gateway).
+   * @default "http://localhost:8080"
+   */
+  PUBLIC_URL: originVar.default("http://localhost:8080"),
+} as const;
+
+/** The origins a list setting allows: its own list when set, otherwise the one public origin. */
+export function allowedOrigins(list: readonly string[] | undefined, publicUrl: string): ReadonlySet<string> {
+  return new Set(list ?? [publicUrl]);
+}

@@ -14,7 +14,7 @@ import { sessionRoom, type SessionEnded } from "@parley/shared/events";
 import { AuthError, ForbiddenError, TooManyConnectionsError, UnavailableError } from "@parley/shared/errors";
 import { SessionRevocations } from "@parley/shared/sessions/revocations";
 
-import { SocketAdmission } from "../auth/admission.js";
+import { SocketAdmission } from "./admission.js";
 import type { FeatureContext, GatewayFeature } from "../lib/feature.js";
 import type { GatewaySocket } from "../lib/types.js";
 import { Deadlines } from "./deadlines.js";

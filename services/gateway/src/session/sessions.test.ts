@@ -20,7 +20,7 @@ import { eventually, nextEvent } from "../../../../test/helpers/events.js";
 import { openModels, startGatewayNode, type GatewayNode } from "../../../../test/helpers/in-process-gateway.js";
 import { useRedisServer } from "../../../../test/helpers/redis.js";
 import { seedUser } from "../../../../test/helpers/seed.js";
-import { SocketAdmission } from "../auth/admission.js";
+import { SocketAdmission } from "./admission.js";
 
 const redisServer = useRedisServer("sessions");
 const MAX_SOCKETS = 3;
