@@ -5,6 +5,7 @@
 import express, { Router, type Express } from "express";
 import { pinoHttp } from "pino-http";
 
+import { BlockCache } from "@parley/shared/blocks/block-cache";
 import type { ParleyEmitter } from "@parley/shared/emitter";
 import { conversationRoom } from "@parley/shared/events";
 import type { Health } from "@parley/shared/lifecycle";
@@ -81,6 +82,7 @@ export function createApi(deps: ApiDeps): Express {
     log,
     models,
     cache,
+    blocks: new BlockCache(redis, keys, models),
     pipeline,
     events: new ConversationEvents(emitter, log),
     views: new ConversationViews({ redis, keys, cache }),
@@ -126,7 +128,7 @@ function apiRouter(ctx: ApiContext, limiter: RateLimiter): Router {
     limitLogins(limiter),
     authRoutes({ models, jwtSecret: config.JWT_SECRET, tokenTtlSeconds: config.JWT_TTL_SECONDS }),
   );
-  router.use("/users", auth, usersRoutes(ctx));
+  router.use("/users", auth, json, usersRoutes(ctx));
   router.use("/conversations", auth, limitMessagePosts(limiter), json, conversationsRoutes(ctx), messagesRoutes(ctx));
   return router;
 }
