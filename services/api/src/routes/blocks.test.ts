@@ -12,6 +12,7 @@ import type { Conversation, Message } from "@parley/shared/schemas";
 import { closeAllClients, connectClient, type ClientSocket } from "../../../../test/helpers/clients.js";
 import { nextEvent, nextEventWhere } from "../../../../test/helpers/events.js";
 import { startGatewayNode, type GatewayNode } from "../../../../test/helpers/in-process-gateway.js";
+import { Gate } from "../../../../test/helpers/stores.js";
 import { useApi, type TestUser } from "../testing/api-harness.js";
 import { MAX_BLOCKS } from "../users/blocks.js";
 
@@ -183,6 +184,37 @@ describe("conversations while blocked", () => {
     expect(reopened.body.conversation.id).toBe(conversation.id);
   });
 
+  it("ends blocked when the direct conversation is created while a block of the pair is being made", async () => {
+    const [alice, bob] = await register("alice", "bob");
+    // An API whose conversation inserts wait at a gate: bob's request passes its block check, then waits.
+    const gate = new Gate();
+    const open = gate.close();
+    let reached!: () => void;
+    const inserting = new Promise<void>((resolve) => (reached = resolve));
+    const Conversation = new Proxy(api.models.Conversation, {
+      get(target, prop, receiver) {
+        if (prop !== "create") return Reflect.get(target, prop, receiver);
+        return async (...args: Parameters<typeof target.create>) => {
+          reached();
+          await gate.wait();
+          return target.create(...args);
+        };
+      },
+    });
+    const slow = await api.startVariant({ models: { ...api.models, Conversation } });
+    const opening = api.request("POST", `${slow.baseUrl}/api/conversations`, { token: bob.token, body: { type: "direct", userId: alice.id } });
+    await inserting;
+    // The block finds no conversation of the pair to mark: it does not exist yet.
+    expect((await block(alice, bob)).status).toBe(200);
+    open();
+    const created = await opening;
+    expect(created.status).toBe(201);
+    const { id } = created.body.conversation as Conversation;
+    expect((await api.models.Conversation.findById(id).lean().exec())!.blocked).toBe(true);
+    expect(await api.redis.get(api.keys.conversationBlocked(id))).toBe("1");
+    expect((await post(bob, id, "hello?")).status).toBe(403);
+  });
+
   it("refuses a group with a block peer, or adding one, either way, without saying who", async () => {
     const [alice, bob, carol] = await register("alice", "bob", "carol");
     await block(bob, alice);
@@ -277,8 +309,85 @@ describe("messages while blocked", () => {
   });
 });
 
+/**
+ * An API on the same stores whose first call of `model.method` for which `when(update)` holds waits at a
+ * gate until `open()`; `reached` resolves when that call starts waiting.
+ */
+async function apiHolding(model: "User" | "Conversation", method: "updateOne" | "findOneAndUpdate", when: (update: Record<string, unknown>) => boolean) {
+  const gate = new Gate();
+  const open = gate.close();
+  let reached!: () => void;
+  const waiting = new Promise<void>((resolve) => (reached = resolve));
+  let held = false;
+  type Query = { lean(): Query; exec(): Promise<unknown> };
+  const original = api.models[model] as unknown as Record<typeof method, (...args: unknown[]) => Query>;
+  const proxy = new Proxy(original, {
+    get(target, prop, receiver) {
+      if (prop !== method) return Reflect.get(target, prop, receiver);
+      return (...args: unknown[]) => {
+        const hold = !held && when(args[1] as Record<string, unknown>);
+        held ||= hold;
+        let lean = false;
+        const query: Query = {
+          lean: () => ((lean = true), query),
+          exec: async () => {
+            if (hold) {
+              reached();
+              await gate.wait();
+            }
+            const real = target[method](...args);
+            return (lean ? real.lean() : real).exec();
+          },
+        };
+        return query;
+      };
+    },
+  });
+  const { baseUrl } = await api.startVariant({ models: { ...api.models, [model]: proxy } });
+  return { baseUrl, reached: waiting, open };
+}
+
+const blockVia = (baseUrl: string, from: TestUser, to: TestUser) =>
+  api.request("POST", `${baseUrl}/api/users/me/blocks`, { token: from.token, body: { userId: to.id } });
+
 describe("concurrent blocks and unblocks", () => {
-  it("always leave the direct conversation's blocked state, in MongoDB and Redis, and both peer caches as the users' documents say", async () => {
+  it("never let a block whose recomputation of the conversation's blocked flag was overtaken write its stale result", async () => {
+    const [alice, bob] = await register("alice", "bob");
+    const { id } = (await direct(alice, bob)).body.conversation as Conversation;
+    // Alice's block reads both users (blocked), then its write of the flag waits…
+    const slow = await apiHolding("Conversation", "findOneAndUpdate", (update) => "$set" in update && "blocked" in (update.$set as object));
+    const blocking = blockVia(slow.baseUrl, alice, bob);
+    await slow.reached;
+    // …while her unblock from another device runs to the end.
+    expect((await unblock(alice, bob)).status).toBe(204);
+    slow.open();
+    expect((await blocking).status).toBe(200);
+    const stored = (await api.models.Conversation.findById(id).lean().exec())!;
+    expect(stored.blocked).toBe(false);
+    expect(await api.redis.get(api.keys.conversationBlocked(id))).toBeNull();
+    expect(Number(await api.redis.get(api.keys.conversationMembersVersion(id)))).toBe(stored.membersVersion);
+    expect((await post(bob, id, "still friends")).status).toBe(201);
+  });
+
+  it("never let a block whose mirror on the other user was overtaken write its stale result", async () => {
+    const [alice, bob] = await register("alice", "bob");
+    // Alice's block writes her blocks, reads them for bob's mirror, then its write of the mirror waits…
+    const slow = await apiHolding("User", "updateOne", (update) => "$addToSet" in update);
+    const blocking = blockVia(slow.baseUrl, alice, bob);
+    await slow.reached;
+    // …while her unblock from another device runs to the end.
+    expect((await unblock(alice, bob)).status).toBe(204);
+    slow.open();
+    expect((await blocking).status).toBe(200);
+    const bobDoc = (await api.models.User.findById(bob.id).lean().exec())!;
+    expect(bobDoc.blockedBy).toEqual([]);
+    expect(await api.redis.smembers(api.keys.userBlocks(bob.id))).toEqual([]);
+    const opened = await direct(bob, alice);
+    expect(opened.status).toBe(201);
+  });
+
+
+  it("in any mix, leave the direct conversation's blocked state, in MongoDB and Redis, and both peer caches as the users' documents say", async () => {
     const [alice, bob] = await register("alice", "bob");
     const conversation: Conversation = (await direct(alice, bob)).body.conversation;
     for (let round = 0; round < 6; round++) {
