@@ -70,7 +70,9 @@ describe("presence through nginx", () => {
     laptop.socket.disconnect();
     const update = await offline;
     expect(update).toEqual({ userId: alice.id, status: "offline", lastSeen: expect.any(String) });
-    expect(await query(m.socket, [alice.id])).toEqual({ ok: true, presence: { [alice.id]: { status: "offline", lastSeen: update.lastSeen } } });
+    expect(await query(b.socket, [alice.id])).toEqual({ ok: true, presence: { [alice.id]: { status: "offline", lastSeen: update.lastSeen } } });
+    // Mallory shares no conversation with alice: she learns nothing, not even when alice was last seen.
+    expect(await query(m.socket, [alice.id])).toEqual({ ok: true, presence: { [alice.id]: { status: "unknown", lastSeen: null } } });
 
     // Coming back on whichever gateway announces online, with the lastSeen it ends.
     const online = nextPresenceUpdate(b.socket, alice.id);
@@ -86,7 +88,7 @@ describe("presence through nginx", () => {
     );
   });
 
-  it("answers presence:query for 500 users in one ack", async () => {
+  it("answers presence:query for 500 users in one ack, strangers as unknown", async () => {
     const { alice, bob } = await users();
     const a = await fixture.connectTo(0, alice.token);
     await fixture.connectTo(1, bob.token);
@@ -96,7 +98,7 @@ describe("presence through nginx", () => {
     expect(Object.keys(res.presence)).toHaveLength(500);
     expect(res.presence[bob.id]?.status).toBe("online");
     expect(res.presence[alice.id]?.status).toBe("online");
-    expect(others.every((id) => res.presence[id]?.status === "offline")).toBe(true);
+    expect(others.every((id) => res.presence[id]?.status === "unknown")).toBe(true);
   });
 });
 

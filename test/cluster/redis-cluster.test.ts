@@ -24,6 +24,7 @@ import type { RegisteredUser } from "../helpers/api-client.js";
 import { closeAllClients, connectClient, nextPresenceUpdate, type ClientSocket } from "../helpers/clients.js";
 import { useCluster } from "../helpers/cluster.js";
 import { collect, eventually, nextEvent } from "../helpers/events.js";
+import { seedUser } from "../helpers/seed.js";
 
 const keys = redisKeys("parley");
 
@@ -211,14 +212,21 @@ describe("parley on a three-master Redis Cluster", () => {
       "read pointer persisted",
     );
 
-    // presence:query reads users spread over every master: one pipeline per node.
-    const strangers = Array.from({ length: 60 }, () => new Types.ObjectId().toHexString());
-    const query = await a.socket.timeout(5_000).emitWithAck("presence:query", { userIds: [bob.id, alice.id, ...strangers] });
+    // presence:query reads users spread over every master: one pipeline per node. Only contacts are
+    // read, so the others are in a group with alice (seeded straight into MongoDB: no password to hash).
+    const contactIds = (await Promise.all(Array.from({ length: 60 }, () => seedUser(models, "contact")))).map((c) => c.id);
+    // Alice's socket is in the group's room once the group's announcement reaches it (the join comes first).
+    const joined = nextEvent(a.socket, "conversation:created");
+    await fixture.api.group(alice.token, "many", contactIds);
+    await joined;
+    const strangers = Array.from({ length: 5 }, () => new Types.ObjectId().toHexString());
+    const query = await a.socket.timeout(5_000).emitWithAck("presence:query", { userIds: [bob.id, alice.id, ...contactIds, ...strangers] });
     if (!query.ok) throw new Error(JSON.stringify(query));
     expect(query.presence[bob.id]?.status).toBe("online");
     expect(query.presence[alice.id]?.status).toBe("online");
-    expect(strangers.every((id) => query.presence[id]?.status === "offline")).toBe(true);
-    expect(new Set(await Promise.all([bob.id, ...strangers.slice(0, 20)].map((id) => masterOf(keys.userConnections(id))))).size).toBeGreaterThan(1);
+    expect(contactIds.every((id) => query.presence[id]?.status === "offline")).toBe(true);
+    expect(strangers.every((id) => query.presence[id]?.status === "unknown")).toBe(true);
+    expect(new Set(await Promise.all([bob.id, ...contactIds.slice(0, 20)].map((id) => masterOf(keys.userConnections(id))))).size).toBeGreaterThan(1);
 
     const offline = nextPresenceUpdate(a.socket, bob.id);
     b.socket.disconnect();

@@ -2,9 +2,14 @@
 import { Types } from "mongoose";
 
 import { signAccessToken } from "@parley/shared/auth";
+import { BlockCache } from "@parley/shared/blocks/block-cache";
+import { ConversationCache } from "@parley/shared/messages/conversation-cache";
 import { directKey, type Models } from "@parley/shared/models";
+import type { RedisClient } from "@parley/shared/redis";
+import type { RedisKeys } from "@parley/shared/redis-keys";
 import type { Message } from "@parley/shared/schemas";
 
+import { blockUser } from "../../services/api/src/users/blocks.js";
 import { TEST_JWT_SECRET, uniqueSuffix } from "./env.js";
 
 export interface SeededUser {
@@ -66,4 +71,13 @@ export function fakeMessage(conversationId: string, seq: number, overrides: Part
     createdAt: new Date().toISOString(),
     ...overrides,
   };
+}
+
+/**
+ * `blocker` blocks `target` exactly as `POST /api/users/me/blocks` does (MongoDB, then both users' peer
+ * caches and their direct conversation's cached state), for tests of a gateway without the API.
+ */
+export async function seedBlock(models: Models, redis: RedisClient, keys: RedisKeys, blocker: SeededUser, target: SeededUser): Promise<void> {
+  const deps = { models, cache: new ConversationCache(redis, keys, models), blocks: new BlockCache(redis, keys, models) };
+  await blockUser(deps, blocker.id, target.id);
 }

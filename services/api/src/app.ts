@@ -5,6 +5,7 @@
 import express, { Router, type Express } from "express";
 import { pinoHttp } from "pino-http";
 
+import { BlockCache } from "@parley/shared/blocks/block-cache";
 import type { ParleyEmitter } from "@parley/shared/emitter";
 import { conversationRoom } from "@parley/shared/events";
 import type { Health } from "@parley/shared/lifecycle";
@@ -103,6 +104,7 @@ export function createApi(deps: ApiDeps): Express {
     log,
     models,
     cache,
+    blocks: new BlockCache(redis, keys, models),
     pipeline,
     events: new ConversationEvents(emitter, log),
     views: new ConversationViews({ redis, keys, cache }),
@@ -157,7 +159,7 @@ function apiRouter(ctx: ApiContext, limits: AccountLimits): Router {
     next();
   });
   router.use("/auth", json, limitRefreshes(limiter), authRoutes({ models, sessions: ctx.sessions, authenticate: auth, hasher, limits }));
-  router.use("/users", auth, limitSearches(limiter), usersRoutes(ctx));
+  router.use("/users", auth, limitSearches(limiter), json, usersRoutes(ctx));
   router.use("/conversations", auth, limitMessagePosts(limiter), json, conversationsRoutes(ctx), messagesRoutes(ctx));
   return router;
 }

@@ -1,4 +1,5 @@
 /** What the routes and services of one API instance share, built once by `createApi`. */
+import type { BlockCache } from "@parley/shared/blocks/block-cache";
 import type { Logger } from "@parley/shared/logger";
 import type { ConversationCache } from "@parley/shared/messages/conversation-cache";
 import type { MessagePipeline } from "@parley/shared/messages/message-pipeline";
@@ -19,6 +20,8 @@ export interface ApiContext {
   models: Models;
   /** The Redis member cache that gateways check sends against; replaced on every membership change. */
   cache: ConversationCache;
+  /** The Redis cache of each user's block peers; refreshed on every block and unblock. */
+  blocks: BlockCache;
   /** The shared send path (seq, dedupe, fan-out, persistence queue). */
   pipeline: MessagePipeline;
   events: ConversationEvents;

@@ -9,6 +9,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { Server, type ServerOptions } from "socket.io";
 
+import { BlockCache } from "@parley/shared/blocks/block-cache";
 import { allowedOrigins } from "@parley/shared/config";
 import { conversationRoom } from "@parley/shared/events";
 import { listen, type Health } from "@parley/shared/lifecycle";
@@ -147,6 +148,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     models,
     queue: deps.queue,
     cache,
+    blocks: new BlockCache(deps.redis, keys, models),
     pipeline,
     health: deps.health,
     onEvent: events.onEvent,

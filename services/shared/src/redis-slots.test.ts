@@ -37,9 +37,10 @@ describe("hash slots", () => {
       keys.conversationRead(c),
       keys.conversationDelivered(c),
       keys.clientMsgId(c, "sender", "{odd}client-id"),
+      keys.conversationBlocked(c),
     ];
     expect(new Set(conversation.map(keySlot)).size).toBe(1);
-    const user = [keys.userConnections("u1"), keys.userLastSeen("u1"), keys.userCall("u1")];
+    const user = [keys.userConnections("u1"), keys.userLastSeen("u1"), keys.userCall("u1"), keys.userBlocks("u1"), keys.userBlocksVersion("u1")];
     expect(new Set(user.map(keySlot)).size).toBe(1);
     expect(new Set(["{parley}:persist:wait", "{parley}:persist:active", "{parley}:persist:id"].map(keySlot)).size).toBe(1);
   });

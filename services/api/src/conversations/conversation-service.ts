@@ -4,14 +4,15 @@
  */
 import { Types } from "mongoose";
 
-import { ForbiddenError, NotFoundError, ValidationError } from "@parley/shared/errors";
-import { conversationToWire, directKey, isDuplicateKeyError, type ConversationDoc, type Models } from "@parley/shared/models";
+import { BLOCK_FIELDS, peersOfDoc, type BlockFields } from "@parley/shared/blocks/block-cache";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@parley/shared/errors";
+import { conversationToWire, directKey, isDuplicateKeyError, type ConversationDoc, type Models, type UserDoc } from "@parley/shared/models";
 import type { Conversation, ConversationView } from "@parley/shared/schemas";
 
 import type { ApiContext } from "../context.js";
 
 /** What the conversation services need from the API context. */
-export type ConversationDeps = Pick<ApiContext, "models" | "cache" | "events" | "limiter">;
+export type ConversationDeps = Pick<ApiContext, "models" | "cache" | "events" | "limiter" | "blocks">;
 
 const oid = (id: string) => new Types.ObjectId(id);
 const hex = (id: Types.ObjectId) => id.toHexString();
@@ -53,6 +54,60 @@ export async function requireUsers(models: Pick<Models, "User">, userIds: readon
 }
 
 /**
+ * Refuses to put the caller together with any of `userIds` when there is a block between them, either
+ * way. The message names no one: it must not tell the caller which of them blocks them.
+ * @throws {ForbiddenError} when one of `userIds` is a block peer of the caller.
+ */
+export async function refuseBlockPeers(deps: Pick<ConversationDeps, "blocks">, callerId: string, userIds: readonly string[]): Promise<void> {
+  if ((await deps.blocks.peersAmong(callerId, userIds)).length > 0) {
+    throw new ForbiddenError("You cannot add one or more of these users");
+  }
+}
+
+/** Attempts of {@link refreshDirectBlocked} before it gives up with a conflict. */
+const BLOCKED_STATE_ATTEMPTS = 10;
+
+/**
+ * Recomputes the `blocked` flag of a direct conversation from fresh reads (by `_id`) of its two members'
+ * documents, and writes it with a conditional update on `membersVersion`, which it bumps, retried when
+ * another change won the race. The conversation is read before the users, and the version always moves,
+ * even when the flag stays: so whichever block or unblock of the pair wrote MongoDB last, its own
+ * refresh (which reads after that write) is the one whose result stays. Returns the conversation as
+ * written, for {@link storeMembership}.
+ *
+ * @throws {NotFoundError} when the conversation does not exist.
+ * @throws {ConflictError} when it kept changing under every attempt.
+ */
+export async function refreshDirectBlocked(models: Pick<Models, "Conversation" | "User">, conversationId: Types.ObjectId): Promise<ConversationDoc> {
+  for (let attempt = 1; attempt <= BLOCKED_STATE_ATTEMPTS; attempt++) {
+    const doc = await models.Conversation.findById(conversationId, { members: 1, membersVersion: 1 })
+      .lean<Pick<ConversationDoc, "_id" | "members" | "membersVersion">>()
+      .exec();
+    if (!doc) throw new NotFoundError("Conversation not found");
+    const [first, second] = doc.members;
+    const users = await Promise.all(
+      [first, second].map((id) =>
+        id ? models.User.findById(id, BLOCK_FIELDS).lean<Pick<UserDoc, "_id"> & Partial<BlockFields>>().exec() : null,
+      ),
+    );
+    const blocked = users.some((user, i) => {
+      const other = i === 0 ? second : first;
+      return user !== null && other !== undefined && peersOfDoc(user).includes(hex(other));
+    });
+    const updated = await models.Conversation.findOneAndUpdate(
+      { _id: conversationId, membersVersion: doc.membersVersion },
+      { $set: { blocked }, $inc: { membersVersion: 1 } },
+      // A block is no activity: the conversation keeps its place in the members' lists.
+      { returnDocument: "after", timestamps: false },
+    )
+      .lean<ConversationDoc>()
+      .exec();
+    if (updated) return updated;
+  }
+  throw new ConflictError("The conversation changed meanwhile; try again");
+}
+
+/**
  * Makes the cache agree with a conversation's membership as just written to MongoDB, so that gateways
  * authorize sends against it without reading MongoDB, and drops the cached conversation lists of the
  * users whose membership changed (`changedUserIds`), so that their next socket joins the right rooms.
@@ -69,6 +124,7 @@ export async function storeMembership(
       members: doc.members.map(hex),
       membersVersion: doc.membersVersion,
       lastSeq: doc.lastSeq,
+      blocked: doc.blocked === true,
     }),
     deps.cache.forgetConversationsOf(changedUserIds),
   ]);
@@ -89,6 +145,7 @@ export interface DirectConversationResult {
  * returning the existing conversation is free.
  *
  * @throws {ValidationError} when `userId` is the caller.
+ * @throws {ForbiddenError} when either of them blocks the other.
  * @throws {NotFoundError} when `userId` does not exist.
  * @throws {RateLimitedError} when the caller's `conversation` bucket is empty.
  */
@@ -102,6 +159,9 @@ export async function createDirectConversation(
       { path: "userId", message: "must not be your own id" },
     ]);
   }
+  if (await deps.blocks.hasBlock(callerId, userId)) {
+    throw new ForbiddenError("You cannot open a conversation with this user: one of you has blocked the other");
+  }
   const { models } = deps;
   const key = directKey(callerId, userId);
   const existing = await models.Conversation.findOne({ key }).lean<ConversationDoc>().exec();
@@ -110,7 +170,7 @@ export async function createDirectConversation(
   await deps.limiter.check(callerId, "conversation");
   await requireUsers(models, [userId]);
   const pair = [oid(callerId), oid(userId)];
-  let doc: ConversationDoc;
+  let createdId: Types.ObjectId;
   try {
     const created = await models.Conversation.create({
       type: "direct",
@@ -120,13 +180,16 @@ export async function createDirectConversation(
       admins: pair,
       createdBy: pair[0],
     });
-    doc = created.toObject();
+    createdId = created._id;
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
     const winner = await models.Conversation.findOne({ key }).lean<ConversationDoc>().exec();
     if (!winner) throw err;
     return { conversation: conversationToWire(winner), created: false };
   }
+  // A block of the pair that began before the insert may have looked for the conversation before it
+  // existed: read the block state again now that it does, so that neither misses the other.
+  const doc = await refreshDirectBlocked(models, createdId);
   const conversation = await storeMembership(deps, doc, doc.members.map(hex));
   deps.events.membersJoined(conversation, conversation.members);
   return { conversation, created: true };
@@ -136,6 +199,7 @@ export async function createDirectConversation(
  * Creates a group with the caller as its first member and only admin, plus `memberIds` (deduplicated).
  * Takes a `conversation` token of the caller's first.
  * @throws {RateLimitedError} when the caller's `conversation` bucket is empty.
+ * @throws {ForbiddenError} when there is a block between the caller and one of `memberIds`.
  * @throws {NotFoundError} naming the users of `memberIds` that do not exist.
  */
 export async function createGroupConversation(
@@ -146,6 +210,7 @@ export async function createGroupConversation(
 ): Promise<Conversation> {
   await deps.limiter.check(callerId, "conversation");
   const others = [...new Set(memberIds)].filter((id) => id !== callerId);
+  await refuseBlockPeers(deps, callerId, others);
   await requireUsers(deps.models, others);
   const _id = new Types.ObjectId();
   const creator = oid(callerId);

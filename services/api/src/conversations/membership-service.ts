@@ -11,6 +11,7 @@ import { MAX_GROUP_MEMBERS, type Conversation } from "@parley/shared/schemas";
 
 import {
   findMemberConversation,
+  refuseBlockPeers,
   requireUsers,
   storeMembership,
   type ConversationDeps,
@@ -31,7 +32,8 @@ const isAdmin = (doc: ConversationDoc, userId: string) => doc.admins.some((a) =>
  *
  * @throws {RateLimitedError} when the caller's `conversation` bucket is empty.
  * @throws {NotFoundError} when the conversation or one of the users does not exist.
- * @throws {ForbiddenError} when the caller is not a member or not an admin, or the conversation is direct.
+ * @throws {ForbiddenError} when the caller is not a member or not an admin, the conversation is direct,
+ * or there is a block between the caller and one of the users added.
  * @throws {ValidationError} when the group would exceed {@link MAX_GROUP_MEMBERS}.
  * @throws {ConflictError} when the conversation changed between the checks and the write.
  */
@@ -54,6 +56,7 @@ export async function addMembers(
     ]);
   }
   await deps.limiter.check(callerId, "conversation");
+  await refuseBlockPeers(deps, callerId, added);
   await requireUsers(deps.models, added);
 
   const updated = await deps.models.Conversation.findOneAndUpdate(

@@ -1,13 +1,19 @@
-/** `GET /api/users/me`, `GET /api/users?q=` (username prefix search) and `GET /api/users/:id`. */
+/**
+ * `GET /api/users/me`, the caller's blocks (`GET`, `POST /api/users/me/blocks`,
+ * `DELETE /api/users/me/blocks/:userId`), `GET /api/users?q=` (username prefix search) and
+ * `GET /api/users/:id`.
+ */
 import { Router } from "express";
 import { Types } from "mongoose";
 
 import { NotFoundError } from "@parley/shared/errors";
-import { toPublicUser, type Models, type UserDoc } from "@parley/shared/models";
-import { IdParams, UserSearchQuery } from "@parley/shared/schemas";
+import { toPublicUser, type UserDoc } from "@parley/shared/models";
+import { BlockBody, IdParams, UserSearchQuery } from "@parley/shared/schemas";
 
+import type { ApiContext } from "../context.js";
 import { callerOf } from "../http/authenticate.js";
-import { parseParams, parseQuery } from "../http/validate.js";
+import { parseBody, parseParams, parseQuery } from "../http/validate.js";
+import { blockUser, listBlocks, unblockUser } from "../users/blocks.js";
 
 /** Only what {@link toPublicUser} shows: never the password hash. */
 const PUBLIC_FIELDS = { username: 1, displayName: 1, createdAt: 1 } as const;
@@ -19,12 +25,31 @@ export function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
 }
 
-/** Routes under `/api/users`, behind authentication. */
-export function usersRoutes({ models }: { models: Pick<Models, "User"> }): Router {
+/** The path of `DELETE /api/users/me/blocks/:userId`: the same `{ userId }` as the body of a block. */
+const BlockParams = BlockBody;
+
+/** Routes under `/api/users`, behind authentication and the JSON body parser. */
+export function usersRoutes(ctx: Pick<ApiContext, "models" | "cache" | "blocks">): Router {
+  const { models } = ctx;
   const router = Router();
 
   router.get("/me", (_req, res) => {
     res.json({ user: toPublicUser(callerOf(res).user) });
+  });
+
+  router.get("/me/blocks", async (_req, res) => {
+    res.json({ blocks: await listBlocks(ctx, callerOf(res).id) });
+  });
+
+  router.post("/me/blocks", async (req, res) => {
+    const { userId } = parseBody(req, BlockBody);
+    res.json({ block: await blockUser(ctx, callerOf(res).id, userId) });
+  });
+
+  router.delete("/me/blocks/:userId", async (req, res) => {
+    const { userId } = parseParams(req, BlockParams);
+    await unblockUser(ctx, callerOf(res).id, userId);
+    res.status(204).end();
   });
 
   router.get("/", async (req, res) => {

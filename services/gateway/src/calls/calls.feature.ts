@@ -37,7 +37,7 @@ interface LocalParty {
   calleeId: string;
 }
 
-export function callsFeature({ io, config, log, redis, keys, models, onEvent }: FeatureContext): CallsFeature {
+export function callsFeature({ io, config, log, redis, keys, models, blocks, onEvent }: FeatureContext): CallsFeature {
   const store = new CallStore(redis, keys);
   const ttlMs = config.CALL_TTL_MS;
   /** Call id → the local socket that is a party of it. */
@@ -89,8 +89,9 @@ export function callsFeature({ io, config, log, redis, keys, models, onEvent }: 
   const cancelled = (call: CallSnapshot) =>
     ended(call, () => io.to(userRoom(call.calleeId)).emit("call:cancelled", { callId: call.callId }));
 
-  /** Caller and callee must share a conversation; an unknown callee is NOT_FOUND. */
+  /** Caller and callee must share a conversation and have no block between them; an unknown callee is NOT_FOUND. */
   const assertMayCall = async (callerId: string, calleeId: string) => {
+    if (await blocks.hasBlock(callerId, calleeId)) throw new ForbiddenError("You cannot call this user");
     const caller = new Types.ObjectId(callerId);
     const target = new Types.ObjectId(calleeId);
     if (await models.Conversation.exists({ members: { $all: [caller, target] } })) return;

@@ -14,7 +14,7 @@ import { testMongoUrl } from "../../../../test/helpers/env.js";
 import { eventually, nextEvent } from "../../../../test/helpers/events.js";
 import { openModels, startGatewayNode, type GatewayNode } from "../../../../test/helpers/in-process-gateway.js";
 import { useRedisServer } from "../../../../test/helpers/redis.js";
-import { seedConversation, seedUser, type SeededUser } from "../../../../test/helpers/seed.js";
+import { seedBlock, seedConversation, seedUser, type SeededUser } from "../../../../test/helpers/seed.js";
 
 const RING_MS = 400;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -314,6 +314,25 @@ describe("who may call whom", () => {
     expect(await call(a.socket, "call:end", { callId: "not-a-uuid" })).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
     expect(await redis().get(keys.userCall(alice.id))).toBeNull();
     expect(atStranger).toEqual([]);
+  });
+
+  it("refuses a call with FORBIDDEN in either direction while one blocks the other, ringing no one", async () => {
+    const { alice, bob, carol, a, b1, b2, c } = await cast();
+    await seedBlock(models, redis(), keys, bob, alice);
+    const atBob = [eventsWithPrefix(b1.socket, "call:"), eventsWithPrefix(b2.socket, "call:")];
+    const atAlice = eventsWithPrefix(a.socket, "call:");
+    expect(await call(a.socket, "call:initiate", { calleeId: bob.id, media: "audio" })).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
+    expect(await call(b1.socket, "call:initiate", { calleeId: alice.id, media: "video" })).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
+    expect(await redis().get(keys.userCall(alice.id))).toBeNull();
+    expect(await redis().get(keys.userCall(bob.id))).toBeNull();
+
+    // Carol, who shares the group with both, still calls bob: his devices ring for her call only.
+    const ringing = [nextEvent(b1.socket, "call:incoming"), nextEvent(b2.socket, "call:incoming")];
+    const callId = await initiate(c.socket, bob.id);
+    await Promise.all(ringing);
+    for (const seen of atBob) expect(seen).toEqual([["call:incoming", { callId, callerId: carol.id, media: "video" }]]);
+    expect(atAlice).toEqual([]);
+    await call(c.socket, "call:cancel", { callId });
   });
 });
 

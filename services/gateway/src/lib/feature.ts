@@ -4,6 +4,7 @@
  * run background work. `createGateway` builds every feature from one shared
  * context and drives their lifecycle, so features never import one another.
  */
+import type { BlockCache } from "@parley/shared/blocks/block-cache";
 import type { Health } from "@parley/shared/lifecycle";
 import type { Logger } from "@parley/shared/logger";
 import type { ConversationCache } from "@parley/shared/messages/conversation-cache";
@@ -30,6 +31,8 @@ export interface FeatureContext {
   queue: PersistQueue;
   /** Membership checks without MongoDB reads. */
   cache: ConversationCache;
+  /** Each user's block peers (users with a block in either direction), from Redis. */
+  blocks: BlockCache;
   pipeline: MessagePipeline;
   health: Health;
   /** Registers the handler of a client event for every socket, with rate limiting, validation and answers. */

@@ -3,7 +3,8 @@
  *
  * A socket is registered in Redis when its session starts and removed when it disconnects; a user whose
  * first socket arrives or whose last one leaves is announced with `presence:update` to the rooms of
- * their conversations (never to everyone). `presence:query` reads Redis in one round trip.
+ * their conversations (never to everyone), except to the users with whom they have a block.
+ * `presence:query` answers only for contacts (see presence-visibility.ts), `unknown` for anyone else.
  *
  * Every gateway heartbeats its node and periodically reaps nodes whose heartbeat is older than the TTL:
  * it removes their sockets, announces the users who went offline, persists their lastSeen, and reports
@@ -13,12 +14,12 @@ import { randomBytes } from "node:crypto";
 
 import { conversationRoom, userRoom } from "@parley/shared/events";
 import type { Presence } from "@parley/shared/schemas";
-import { readPresence } from "@parley/shared/presence";
 
 import type { FeatureContext, GatewayFeature } from "../lib/feature.js";
 import type { GatewaySocket } from "../lib/types.js";
 import { checkPresenceConfig } from "./presence.config.js";
 import { PresenceStore, type SocketRef } from "./presence-store.js";
+import { visiblePresence } from "./presence-visibility.js";
 
 export type { SocketRef } from "./presence-store.js";
 
@@ -34,6 +35,13 @@ export interface PresenceHooks {
 /** Dead nodes one reaper claims per round. */
 const REAP_CLAIM_LIMIT = 10;
 
+/** Who hears of a user's presence change: their conversation rooms, but not the user rooms in `hidden`. */
+interface Audience {
+  rooms: readonly string[];
+  /** The user rooms of the user's block peers. */
+  hidden: readonly string[];
+}
+
 interface LocalSocket extends SocketRef {
   socket: GatewaySocket;
   /** The socket's Redis operations, in order (register, re-register, unregister). */
@@ -45,7 +53,7 @@ interface LocalSocket extends SocketRef {
 }
 
 export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}): GatewayFeature {
-  const { io, config, log, redis, keys, cache, queue, onEvent } = ctx;
+  const { io, config, log, redis, keys, cache, blocks, queue, onEvent } = ctx;
   checkPresenceConfig(config);
   const store = new PresenceStore(redis, keys);
   const sockets = new Map<string, LocalSocket>();
@@ -70,12 +78,27 @@ export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}):
   let draining = false;
   const drained = new Map<LocalSocket, string[]>();
 
-  const announce = (userId: string, rooms: readonly string[], presence: Presence) => {
-    if (rooms.length === 0) return;
+  /** Nobody hears of a user whose audience is unknown (its lookup failed). */
+  const announce = (userId: string, audience: Audience | undefined, presence: Presence) => {
+    if (!audience || audience.rooms.length === 0) return;
     try {
-      io.to([...rooms]).except(userRoom(userId)).emit("presence:update", { userId, ...presence });
+      io.to([...audience.rooms]).except([userRoom(userId), ...audience.hidden]).emit("presence:update", { userId, ...presence });
     } catch (err) {
       log.error({ err, userId }, "presence:update not emitted");
+    }
+  };
+
+  /**
+   * The user rooms of `userId`'s block peers, who must not hear of their presence; undefined when the
+   * lookup failed (the change then goes unannounced). Read before the change it goes with, so that the
+   * announcement leaves right after the change and cannot overtake a newer one (see {@link lookupAudiences}).
+   */
+  const hiddenFrom = async (userId: string): Promise<string[] | undefined> => {
+    try {
+      return (await blocks.peersOf(userId)).map(userRoom);
+    } catch (err) {
+      log.error({ err, userId }, "block peers not found, this presence:update will not be sent");
+      return undefined;
     }
   };
 
@@ -94,9 +117,10 @@ export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}):
     if (!(await registered)) throw new Error("presence node is not registered");
     const current = node;
     await store.addNodeUser(current, entry.userId);
+    const hidden = await hiddenFrom(entry.userId);
     const { online, lastSeen } = await store.connect(current, entry);
     entry.registeredAs = current;
-    if (online) announce(entry.userId, conversationRooms(entry.socket), { status: "online", lastSeen });
+    if (online) announce(entry.userId, hidden && { rooms: conversationRooms(entry.socket), hidden }, { status: "online", lastSeen });
   };
 
   const register = (socket: GatewaySocket) => {
@@ -113,10 +137,11 @@ export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}):
     return enqueue(entry, "presence unregistration failed", async () => {
       try {
         if (entry.registeredAs === undefined) return;
+        const hidden = await hiddenFrom(entry.userId);
         const now = new Date();
         if (await store.disconnect(entry.registeredAs, entry, now)) {
           const lastSeen = now.toISOString();
-          announce(entry.userId, rooms, { status: "offline", lastSeen });
+          announce(entry.userId, hidden && { rooms, hidden }, { status: "offline", lastSeen });
           persistLastSeen(entry.userId, lastSeen);
         }
       } finally {
@@ -183,17 +208,19 @@ export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}):
   };
 
   /**
-   * The conversation rooms of each user, from their cached conversations (a dead node's sockets took
-   * theirs along), in one lookup for the batch. Looked up before the users are reaped, so that an offline
-   * update leaves right after the change it announces and cannot overtake a newer online update. Empty
-   * when the lookup failed: those users go offline unannounced.
+   * The audience of each user: the rooms of their cached conversations (a dead node's sockets took
+   * theirs along) without their block peers, in one lookup for the batch. Looked up before the users are
+   * reaped, so that an offline update leaves right after the change it announces and cannot overtake a
+   * newer online update. Empty when the lookup failed: those users go offline unannounced.
    */
-  const lookupRooms = async (userIds: readonly string[]): Promise<Map<string, string[]>> => {
+  const lookupAudiences = async (userIds: readonly string[]): Promise<Map<string, Audience>> => {
     try {
-      const conversations = await cache.conversationsOfUsers(userIds);
-      return new Map([...conversations].map(([userId, ids]) => [userId, ids.map(conversationRoom)]));
+      const [conversations, peers] = await Promise.all([cache.conversationsOfUsers(userIds), blocks.peersOfUsers(userIds)]);
+      return new Map(
+        [...conversations].map(([userId, ids]) => [userId, { rooms: ids.map(conversationRoom), hidden: (peers.get(userId) ?? []).map(userRoom) }]),
+      );
     } catch (err) {
-      log.error({ err, users: userIds.length }, "conversations of reaped users not found, their presence:update will not be sent");
+      log.error({ err, users: userIds.length }, "audience of reaped users not found, their presence:update will not be sent");
       return new Map();
     }
   };
@@ -203,7 +230,7 @@ export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}):
     let users = 0;
     let offline = 0;
     for await (const batch of store.nodeUsers(node)) {
-      const rooms = await lookupRooms(batch);
+      const audiences = await lookupAudiences(batch);
       const gone: SocketRef[] = [];
       // Each user's reap is one script and its announcement follows it; users are independent.
       await Promise.all(
@@ -214,7 +241,7 @@ export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}):
           if (!reaped.offline) return;
           offline++;
           const lastSeen = now.toISOString();
-          announce(userId, rooms.get(userId) ?? [], { status: "offline", lastSeen });
+          announce(userId, audiences.get(userId), { status: "offline", lastSeen });
           persistLastSeen(userId, lastSeen);
         }),
       );
@@ -239,7 +266,10 @@ export function presenceFeature(ctx: FeatureContext, hooks: PresenceHooks = {}):
     }
   };
 
-  onEvent("presence:query", async (_socket, { userIds }) => ({ presence: await readPresence(redis, keys, userIds) }));
+  onEvent("presence:query", async (socket, { userIds }) => {
+    const conversationIds = conversationRooms(socket).map((room) => room.slice(CONVERSATION_ROOM_PREFIX.length));
+    return { presence: await visiblePresence({ redis, keys, cache, blocks }, socket.data.userId, conversationIds, userIds) };
+  });
 
   return {
     name: "presence",
@@ -279,8 +309,9 @@ function newIncarnation(node: string): string {
   return `${node}~${randomBytes(4).toString("hex")}`;
 }
 
+const CONVERSATION_ROOM_PREFIX = conversationRoom("");
+
 /** The conversation rooms a socket is in now (membership changes move sockets between rooms). */
 function conversationRooms(socket: GatewaySocket): string[] {
-  const prefix = conversationRoom("");
-  return [...socket.rooms].filter((room) => room.startsWith(prefix));
+  return [...socket.rooms].filter((room) => room.startsWith(CONVERSATION_ROOM_PREFIX));
 }

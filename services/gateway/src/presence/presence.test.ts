@@ -8,6 +8,7 @@ import { Types } from "mongoose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 import { loadConfig } from "@parley/shared/config";
+import { readPresence } from "@parley/shared/presence";
 import type { Models } from "@parley/shared/models";
 import type { Presence } from "@parley/shared/schemas";
 import { redisKeys } from "@parley/shared/redis-keys";
@@ -17,7 +18,7 @@ import { TEST_JWT_SECRET, testMongoUrl } from "../../../../test/helpers/env.js";
 import { collect, eventually } from "../../../../test/helpers/events.js";
 import { openModels, startGatewayNode, type GatewayNode } from "../../../../test/helpers/in-process-gateway.js";
 import { useRedisServer } from "../../../../test/helpers/redis.js";
-import { seedConversation, seedUser, type SeededUser } from "../../../../test/helpers/seed.js";
+import { seedBlock, seedConversation, seedUser, type SeededUser } from "../../../../test/helpers/seed.js";
 import { gatewayConfigSchema } from "../config.js";
 import { checkPresenceConfig, presenceExpiryBoundMs } from "./presence.config.js";
 
@@ -143,17 +144,23 @@ describe("online and offline across nodes", () => {
 });
 
 describe("presence:query", () => {
-  it("answers 500 users at once, online and offline", async () => {
-    const { alice, bob } = await trio();
+  it("answers 500 users at once: itself and contacts, online or offline; strangers unknown", async () => {
+    const { alice, bob, mallory } = await trio();
+    const carol = await seedUser(models, "carol");
+    await seedConversation(models, [alice, bob, carol]);
     await connectClient(nodes[1]!.url, bob.token);
+    // Mallory is online, but shares no conversation with alice.
+    await connectClient(nodes[1]!.url, mallory.token);
     const a = await connectClient(nodes[0]!.url, alice.token);
-    const strangers = Array.from({ length: 498 }, () => new Types.ObjectId().toHexString());
-    const res = await query(a.socket, [alice.id, bob.id, ...strangers]);
+    const strangers = Array.from({ length: 496 }, () => new Types.ObjectId().toHexString());
+    const res = await query(a.socket, [alice.id, bob.id, carol.id, mallory.id, ...strangers]);
     if (!res.ok) throw new Error(JSON.stringify(res));
     expect(Object.keys(res.presence)).toHaveLength(500);
     expect(res.presence[alice.id]).toEqual({ status: "online", lastSeen: null });
     expect(res.presence[bob.id]).toEqual({ status: "online", lastSeen: null });
-    expect(res.presence[strangers[0]!]).toEqual({ status: "offline", lastSeen: null });
+    expect(res.presence[carol.id]).toEqual({ status: "offline", lastSeen: null });
+    expect(res.presence[mallory.id]).toEqual({ status: "unknown", lastSeen: null });
+    expect(res.presence[strangers[0]!]).toEqual({ status: "unknown", lastSeen: null });
   });
 
   it("refuses more than 500 users, or bad ids, with VALIDATION", async () => {
@@ -163,6 +170,76 @@ describe("presence:query", () => {
     expect(await query(c.socket, ids)).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
     expect(await query(c.socket, ["nope"])).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
     expect(await query(c.socket, [])).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+  });
+});
+
+describe("visibility", () => {
+  const UNKNOWN = { status: "unknown", lastSeen: null };
+
+  it("answers a stranger and a block peer as unknown, either way, and a contact as they are", async () => {
+    const { alice, bob, mallory } = await trio();
+    const carol = await seedUser(models, "carol");
+    await seedConversation(models, [alice, bob, carol]);
+    await connectClient(nodes[1]!.url, mallory.token);
+    const b = await connectClient(nodes[1]!.url, bob.token);
+    const c = await connectClient(nodes[0]!.url, carol.token);
+    const a = await connectClient(nodes[0]!.url, alice.token);
+    const online = { status: "online", lastSeen: null };
+    expect(await query(a.socket, [bob.id, carol.id, mallory.id])).toEqual({
+      ok: true,
+      presence: { [bob.id]: online, [carol.id]: online, [mallory.id]: UNKNOWN },
+    });
+
+    await seedBlock(models, redis(), keys, bob, alice);
+    // Alice and bob still share the direct conversation and the group: the block alone hides them.
+    expect(await query(a.socket, [alice.id, bob.id, carol.id])).toEqual({
+      ok: true,
+      presence: { [alice.id]: online, [bob.id]: UNKNOWN, [carol.id]: online },
+    });
+    expect(await query(b.socket, [alice.id, carol.id])).toEqual({ ok: true, presence: { [alice.id]: UNKNOWN, [carol.id]: online } });
+    expect(await query(c.socket, [alice.id, bob.id])).toEqual({ ok: true, presence: { [alice.id]: online, [bob.id]: online } });
+  });
+
+  it("never announces online or offline to a block peer, in either direction, while shared groups hear it", async () => {
+    const { alice, bob } = await trio();
+    const carol = await seedUser(models, "carol");
+    const dave = await seedUser(models, "dave");
+    const erin = await seedUser(models, "erin");
+    await seedConversation(models, [alice, bob, carol]);
+    await seedConversation(models, [bob, dave]);
+    await seedConversation(models, [alice, erin]);
+    await seedBlock(models, redis(), keys, alice, bob);
+    const b = await connectClient(nodes[1]!.url, bob.token);
+    const c = await connectClient(nodes[0]!.url, carol.token);
+    const atBob = updatesAbout(b.socket, alice.id);
+
+    // Alice comes and goes: carol hears both, bob neither.
+    const online = nextPresenceUpdate(c.socket, alice.id);
+    const phone = await connectClient(nodes[0]!.url, alice.token);
+    expect(await online).toMatchObject({ status: "online" });
+    const offline = nextPresenceUpdate(c.socket, alice.id);
+    phone.socket.disconnect();
+    expect(await offline).toMatchObject({ status: "offline" });
+    // Dave's arrival on alice's node is the marker: whatever alice caused was sent to bob before it.
+    const daveOnline = nextPresenceUpdate(b.socket, dave.id);
+    await connectClient(nodes[0]!.url, dave.token);
+    await daveOnline;
+    expect(atBob).toEqual([]);
+
+    // Bob comes and goes: alice does not hear it.
+    const a = await connectClient(nodes[0]!.url, alice.token);
+    const atAlice = updatesAbout(a.socket, bob.id);
+    const bobOffline = nextPresenceUpdate(c.socket, bob.id);
+    b.socket.disconnect();
+    await bobOffline;
+    const bobOnline = nextPresenceUpdate(c.socket, bob.id);
+    await connectClient(nodes[1]!.url, bob.token);
+    await bobOnline;
+    // Erin's arrival on bob's node is the marker at alice.
+    const erinOnline = nextPresenceUpdate(a.socket, erin.id);
+    await connectClient(nodes[1]!.url, erin.token);
+    await erinOnline;
+    expect(atAlice).toEqual([]);
   });
 });
 
@@ -214,9 +291,9 @@ describe("dead nodes", () => {
 
     expect(await nextPresenceUpdate(b.socket, alice.id, NODE_TTL_MS + 5_000)).toMatchObject({ status: "offline" });
     await eventually(async () => (await redis().zscore(keys.presenceNodes(), name)) === null, 10_000, "big node removed");
-    const res = await query(b.socket, others.slice(0, 400));
-    if (!res.ok) throw new Error(JSON.stringify(res));
-    expect(Object.values(res.presence as Record<string, Presence>).every((p) => p.status === "offline" && p.lastSeen !== null)).toBe(true);
+    // Strangers to everyone here, so read as stored rather than through presence:query.
+    const stored = await readPresence(redis(), keys, others);
+    expect(Object.values(stored).every((p) => p.status === "offline" && p.lastSeen !== null)).toBe(true);
   });
 
   it("keeps a user online whose other device is on a live node", async () => {

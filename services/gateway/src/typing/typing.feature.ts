@@ -6,6 +6,9 @@
  * itself, and a disconnect (or a graceful shutdown) stops all of the socket's typing at once. Nothing is
  * stored in Redis, so a crashed gateway leaves clients to expire the indicator themselves (they treat it
  * as stale after 6 s without a refresh).
+ *
+ * The typer's block peers never hear of it: a start and its stop go to the conversation's room except
+ * their user rooms, read when the start is announced.
  */
 import { conversationRoom, userRoom } from "@parley/shared/events";
 import { ForbiddenError } from "@parley/shared/errors";
@@ -13,19 +16,27 @@ import { ForbiddenError } from "@parley/shared/errors";
 import type { FeatureContext, GatewayFeature } from "../lib/feature.js";
 import type { GatewaySocket } from "../lib/types.js";
 
-interface SocketTyping {
-  userId: string;
-  /** Conversation id → the timer that stops the typing state there. */
-  timers: Map<string, NodeJS.Timeout>;
+/** A socket typing in one conversation. */
+interface TypingIn {
+  /** Stops the typing state. */
+  timer: NodeJS.Timeout;
+  /** The user rooms of the typer's block peers: the start's and the stop's audience leaves them out. */
+  hidden: readonly string[];
 }
 
-export function typingFeature({ io, config, cache, log, onEvent }: FeatureContext): GatewayFeature {
+interface SocketTyping {
+  userId: string;
+  /** Conversation id → the typing state there. */
+  timers: Map<string, TypingIn>;
+}
+
+export function typingFeature({ io, config, cache, blocks, log, onEvent }: FeatureContext): GatewayFeature {
   /** Socket id → what it is typing in. */
   const typing = new Map<string, SocketTyping>();
 
-  const announce = (userId: string, conversationId: string, isTyping: boolean) => {
+  const announce = (userId: string, conversationId: string, isTyping: boolean, hidden: readonly string[]) => {
     try {
-      io.to(conversationRoom(conversationId)).except(userRoom(userId)).emit("typing", { conversationId, userId, isTyping });
+      io.to(conversationRoom(conversationId)).except([userRoom(userId), ...hidden]).emit("typing", { conversationId, userId, isTyping });
     } catch (err) {
       log.error({ err, conversationId, userId }, "typing not emitted");
     }
@@ -33,12 +44,12 @@ export function typingFeature({ io, config, cache, log, onEvent }: FeatureContex
 
   const stop = (socketId: string, conversationId: string) => {
     const state = typing.get(socketId);
-    const timer = state?.timers.get(conversationId);
-    if (!state || !timer) return;
-    clearTimeout(timer);
+    const current = state?.timers.get(conversationId);
+    if (!state || !current) return;
+    clearTimeout(current.timer);
     state.timers.delete(conversationId);
     if (state.timers.size === 0) typing.delete(socketId);
-    announce(state.userId, conversationId, false);
+    announce(state.userId, conversationId, false, current.hidden);
   };
 
   const stopAll = (socketId: string) => {
@@ -61,15 +72,17 @@ export function typingFeature({ io, config, cache, log, onEvent }: FeatureContex
   onEvent("typing:start", (socket, { conversationId }) => inOrder(socket, async () => {
     const { userId } = socket.data;
     await assertMember(conversationId, userId);
+    // A refresh keeps the audience of the start it extends; a new start reads the peers.
+    const hidden = typing.get(socket.id)?.timers.get(conversationId)?.hidden ?? (await blocks.peersOf(userId)).map(userRoom);
     if (socket.disconnected) return {};
     let state = typing.get(socket.id);
     if (!state) typing.set(socket.id, (state = { userId, timers: new Map() }));
     const current = state.timers.get(conversationId);
     const timer = setTimeout(() => stop(socket.id, conversationId), config.TYPING_TIMEOUT_MS);
     timer.unref();
-    state.timers.set(conversationId, timer);
-    if (current) clearTimeout(current);
-    else announce(userId, conversationId, true);
+    state.timers.set(conversationId, { timer, hidden: current?.hidden ?? hidden });
+    if (current) clearTimeout(current.timer);
+    else announce(userId, conversationId, true, hidden);
     return {};
   }));
   onEvent("typing:stop", (socket, { conversationId }) => inOrder(socket, async () => {

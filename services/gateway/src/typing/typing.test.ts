@@ -6,13 +6,14 @@ import type { Connection } from "mongoose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 import type { Models } from "@parley/shared/models";
+import { redisKeys } from "@parley/shared/redis-keys";
 
 import { closeAllClients, connectClient, type ClientSocket } from "../../../../test/helpers/clients.js";
 import { testMongoUrl } from "../../../../test/helpers/env.js";
-import { collect, eventually, nextEvent } from "../../../../test/helpers/events.js";
+import { collect, eventually, nextEvent, nextEventWhere } from "../../../../test/helpers/events.js";
 import { openModels, startGatewayNode, type GatewayNode } from "../../../../test/helpers/in-process-gateway.js";
 import { useRedisServer } from "../../../../test/helpers/redis.js";
-import { seedConversation, seedGroupId, seedUser } from "../../../../test/helpers/seed.js";
+import { seedBlock, seedConversation, seedGroupId, seedUser } from "../../../../test/helpers/seed.js";
 
 interface Typing {
   conversationId: string;
@@ -146,5 +147,39 @@ describe("typing refusals", () => {
     expect(await emit(m.socket, "typing:start", "0123456789abcdef01234567")).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
     expect(await emit(m.socket, "typing:start", "not-an-id" as string)).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
     expect(atBob).toEqual([]);
+  });
+});
+
+describe("typing and blocks", () => {
+  it("never reaches a block peer of the typer, either way, while the group's other members hear it all", async () => {
+    const { alice, bob, carol, conversationId, groupId, a, b1, b2, c } = await setup();
+    await seedBlock(models, nodes[0]!.redis, redisKeys("parley"), bob, alice);
+    const atBob = [collect<Typing>(b1.socket, "typing"), collect<Typing>(b2.socket, "typing")];
+    const atAlice = collect<Typing>(a.socket, "typing");
+    const atCarol = collect<Typing>(c.socket, "typing");
+
+    // The blocked user types in the group and in the direct conversation: start and stop, both refused to bob.
+    const aliceStopped = nextEventWhere<Typing>(c.socket, "typing", (t) => t.userId === alice.id && !t.isTyping);
+    for (const event of ["typing:start", "typing:stop"] as const) {
+      expect(await emit(a.socket, event, groupId)).toEqual({ ok: true });
+      expect(await emit(a.socket, event, conversationId)).toEqual({ ok: true });
+    }
+    await aliceStopped;
+    // The blocker types in the group: carol hears it, alice does not.
+    const bobStarted = nextEventWhere<Typing>(c.socket, "typing", (t) => t.userId === bob.id);
+    expect(await emit(b1.socket, "typing:start", groupId)).toEqual({ ok: true });
+    await bobStarted;
+
+    // Carol typing is the marker: anything alice or bob caused reached every socket before it.
+    const markers = [a, b1, b2].map(({ socket }) => nextEventWhere<Typing>(socket, "typing", (t) => t.userId === carol.id));
+    await emit(c.socket, "typing:start", groupId);
+    await Promise.all(markers);
+    for (const seen of atBob) expect(seen).toEqual([{ conversationId: groupId, userId: carol.id, isTyping: true }]);
+    expect(atAlice).toEqual([{ conversationId: groupId, userId: carol.id, isTyping: true }]);
+    expect(atCarol).toEqual([
+      { conversationId: groupId, userId: alice.id, isTyping: true },
+      { conversationId: groupId, userId: alice.id, isTyping: false },
+      { conversationId: groupId, userId: bob.id, isTyping: true },
+    ]);
   });
 });

@@ -8,19 +8,21 @@ import { randomUUID } from "node:crypto";
 
 import { Types } from "mongoose";
 
+import { cachedMembersAmong } from "../cached-set.js";
 import { ForbiddenError, NotFoundError, UnavailableError } from "../errors.js";
 import type { Models } from "../models/index.js";
 import { Script, type RedisClient } from "../redis.js";
 import type { RedisKeys } from "../redis-keys.js";
 
 /**
- * Replaces the member set if the given version is not older than the cached one (so a slow load of an
- * old membership can never overwrite a newer one). If the seq counter is missing (a new conversation, or
- * Redis lost it), restores it from MongoDB's last seq and starts a new epoch, and raises the pointers
- * to at least their stored values.
+ * Replaces the member set and the blocked flag if the given version is not older than the cached one (so
+ * a slow load of an old membership can never overwrite a newer one). If the seq counter is missing (a
+ * new conversation, or Redis lost it), restores it from MongoDB's last seq and starts a new epoch, and
+ * raises the pointers to at least their stored values.
  *
- * KEYS: members, members version, seq, epoch, read, delivered.
- * ARGV: JSON { version, lastSeq, members: [], read: { user: seq }, delivered: { user: seq } }, new epoch id.
+ * KEYS: members, members version, seq, epoch, read, delivered, blocked.
+ * ARGV: JSON { version, lastSeq, members: [], blocked, read: { user: seq }, delivered: { user: seq } },
+ * new epoch id.
  */
 const hydrateScript = new Script<number>(
   "hydrate-conversation",
@@ -30,6 +32,7 @@ local cached = tonumber(redis.call('GET', KEYS[2]) or '0')
 if state.version >= cached then
   redis.call('DEL', KEYS[1])
   if #state.members > 0 then redis.call('SADD', KEYS[1], unpack(state.members)) end
+  if state.blocked then redis.call('SET', KEYS[7], '1') else redis.call('DEL', KEYS[7]) end
   redis.call('SET', KEYS[2], state.version)
 end
 if redis.call('SET', KEYS[3], state.lastSeq, 'NX') then
@@ -105,20 +108,12 @@ return 1
  */
 const USER_CONVERSATIONS_TTL_SECONDS = 3600;
 
-/** 1 if ARGV[1] is in the member set KEYS[1], 0 if not, -1 if the membership (version KEYS[2]) is not cached. */
-const isMemberScript = new Script<number>(
-  "is-member",
-  `
-if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-return redis.call('SISMEMBER', KEYS[1], ARGV[1])
-`,
-);
-
 /**
  * What a script that reads a conversation's cached state answers when it cannot go on: `MISS`, the
- * state is not in Redis (load it and run again); `FORBIDDEN`, the caller is not a member.
+ * state is not in Redis (load it and run again); `FORBIDDEN`, the caller is not a member; `BLOCKED`,
+ * the conversation is direct and one of its members blocks the other (see {@link refuseBlockedLua}).
  */
-export type StateRefusal = readonly [status: "MISS" | "FORBIDDEN"];
+export type StateRefusal = readonly [status: "MISS" | "FORBIDDEN" | "BLOCKED"];
 
 /**
  * The Lua preamble of a script that needs the conversation's cached state: it answers `MISS` when the
@@ -140,12 +135,32 @@ end
 `;
 }
 
+/**
+ * The Lua of a script that must not write into a blocked direct conversation: it answers `BLOCKED` when
+ * the conversation's blocked flag (`blocked`, a Lua expression naming the key) is set, unless the Lua
+ * condition `unless` holds. Place it after {@link requireMemberLua}, whose `MISS` guarantees the flag is
+ * cached: it is written with the member set, under the same version.
+ */
+export function refuseBlockedLua(at: { blocked: string; unless?: string }): string {
+  const blocked = `redis.call('EXISTS', ${at.blocked}) == 1`;
+  return `
+if ${at.unless ? `not (${at.unless}) and ` : ""}${blocked} then
+  return {'BLOCKED'}
+end
+`;
+}
+
 /** What the cache needs to know of a conversation. */
 export interface ConversationMembership {
   id: string;
   members: readonly string[];
   membersVersion: number;
   lastSeq: number;
+  /**
+   * Whether the conversation is direct and one of its members blocks the other (its `blocked` field).
+   * @default false
+   */
+  blocked?: boolean;
   /** Stored read pointers (user id → seq), restored if Redis lost the conversation's state. */
   read?: Readonly<Record<string, number>>;
   /** Stored delivery pointers (user id → seq), likewise. */
@@ -163,8 +178,11 @@ export class ConversationCache {
     readonly models: Pick<Models, "Conversation" | "Receipt" | "Message">,
   ) {}
 
-  /** Writes a conversation's membership (and, if missing, its seq counter, epoch and pointers) to the cache. */
-  async store({ id, members, membersVersion, lastSeq, read = {}, delivered = {} }: ConversationMembership): Promise<void> {
+  /**
+   * Writes a conversation's membership and blocked flag (and, if missing, its seq counter, epoch and
+   * pointers) to the cache, unless the cache holds a newer `membersVersion`.
+   */
+  async store({ id, members, membersVersion, lastSeq, blocked = false, read = {}, delivered = {} }: ConversationMembership): Promise<void> {
     const { keys } = this;
     await hydrateScript.run(
       this.redis,
@@ -175,8 +193,9 @@ export class ConversationCache {
         keys.conversationEpoch(id),
         keys.conversationRead(id),
         keys.conversationDelivered(id),
+        keys.conversationBlocked(id),
       ],
-      [JSON.stringify({ version: membersVersion, lastSeq, members, read, delivered }), randomUUID()],
+      [JSON.stringify({ version: membersVersion, lastSeq, members, blocked, read, delivered }), randomUUID()],
     );
   }
 
@@ -187,7 +206,7 @@ export class ConversationCache {
   async load(conversationId: string): Promise<void> {
     const _id = new Types.ObjectId(conversationId);
     const [doc, receipts] = await Promise.all([
-      this.models.Conversation.findById(_id, { members: 1, membersVersion: 1, lastSeq: 1 }).lean(),
+      this.models.Conversation.findById(_id, { members: 1, membersVersion: 1, lastSeq: 1, blocked: 1 }).lean(),
       this.models.Receipt.find({ conversationId: _id }, { userId: 1, read: 1, delivered: 1 }).lean(),
     ]);
     if (!doc) throw new NotFoundError("Conversation not found");
@@ -196,6 +215,7 @@ export class ConversationCache {
       members: doc.members.map((m) => m.toHexString()),
       membersVersion: doc.membersVersion,
       lastSeq: doc.lastSeq,
+      blocked: doc.blocked === true,
       read: Object.fromEntries(receipts.map((r) => [r.userId.toHexString(), r.read])),
       delivered: Object.fromEntries(receipts.map((r) => [r.userId.toHexString(), r.delivered])),
     });
@@ -207,7 +227,7 @@ export class ConversationCache {
    * script's own answers.
    *
    * @throws {NotFoundError} when the conversation does not exist.
-   * @throws {ForbiddenError} when the script answers `FORBIDDEN`.
+   * @throws {ForbiddenError} when the script answers `FORBIDDEN` or `BLOCKED`.
    * @throws {UnavailableError} when the state vanished again right after loading (Redis is evicting or
    * was flushed).
    */
@@ -219,18 +239,35 @@ export class ConversationCache {
     }
     if (reply[0] === "MISS") throw new UnavailableError("Conversation state is unavailable, retry shortly");
     if (reply[0] === "FORBIDDEN") throw new ForbiddenError("You are not a member of this conversation");
+    if (reply[0] === "BLOCKED") throw new ForbiddenError("You cannot write in this conversation: one of you has blocked the other");
     return reply as Exclude<R, StateRefusal>;
   }
 
-  /** Whether `userId` is a member, from the cache (loaded from MongoDB on a miss). */
+  /**
+   * Whether `userId` is a member, from the cache (loaded from MongoDB on a miss).
+   * @throws {NotFoundError} when the conversation does not exist.
+   * @throws {UnavailableError} when the state vanished again right after loading.
+   */
   async isMember(conversationId: string, userId: string): Promise<boolean> {
-    const keys = [this.keys.conversationMembers(conversationId), this.keys.conversationMembersVersion(conversationId)];
-    let reply = await isMemberScript.run(this.redis, keys, [userId]);
-    if (reply === -1) {
+    const [member] = await this.membersAmong(conversationId, [userId]);
+    return member === true;
+  }
+
+  /**
+   * Which of `userIds` are members, in their order, from the cache (loaded from MongoDB on a miss).
+   * @throws {NotFoundError} when the conversation does not exist.
+   * @throws {UnavailableError} when the state vanished again right after loading.
+   */
+  async membersAmong(conversationId: string, userIds: readonly string[]): Promise<boolean[]> {
+    if (userIds.length === 0) return [];
+    const keys = { set: this.keys.conversationMembers(conversationId), version: this.keys.conversationMembersVersion(conversationId) };
+    let found = await cachedMembersAmong(this.redis, keys, userIds);
+    if (!found) {
       await this.load(conversationId);
-      reply = await isMemberScript.run(this.redis, keys, [userId]);
+      found = await cachedMembersAmong(this.redis, keys, userIds);
     }
-    return reply === 1;
+    if (!found) throw new UnavailableError("Conversation state is unavailable, retry shortly");
+    return found;
   }
 
   /**

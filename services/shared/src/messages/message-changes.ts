@@ -11,7 +11,7 @@ import { enqueueMessage, type PersistQueue } from "../queues.js";
 import { Script, type RedisClient } from "../redis.js";
 import type { RedisKeys } from "../redis-keys.js";
 import { MAX_REACTIONS_PER_MESSAGE, type DeleteMessage, type EditMessage, type Message, type ReactMessage } from "../schemas.js";
-import { requireMemberLua, type ConversationCache } from "./conversation-cache.js";
+import { refuseBlockedLua, requireMemberLua, type ConversationCache } from "./conversation-cache.js";
 import { FIND_RECENT_LUA, wellFormed, type MessageReader } from "./message-reader.js";
 
 /**
@@ -21,23 +21,25 @@ import { FIND_RECENT_LUA, wellFormed, type MessageReader } from "./message-reade
  * Rules: the caller must be a member; edit and delete are the sender's only; a deleted message cannot
  * be edited or reacted to (deleting it again changes nothing); an edit to the same content changes
  * nothing; a reaction toggles the caller's one with that emoji, and a message holds at most ARGV[6]
- * distinct emoji. A delete removes the content and the reactions.
+ * distinct emoji. A delete removes the content and the reactions. In a direct conversation where one
+ * member blocks the other, only deletes are allowed (BLOCKED).
  *
- * KEYS: members, members version, overlay, stream.
+ * KEYS: members, members version, overlay, stream, blocked flag.
  * ARGV: op ('edit' | 'delete' | 'react'), user id, message id, content or emoji (or ''), now (ISO),
  * most distinct emoji, overlay TTL (s), stored state JSON (or '').
  * Returns {'OK', json, added (0|1)} | {'UNCHANGED', json} | {'MISS'} (membership not cached) |
- * {'FORBIDDEN'} | {'NOT_SENDER'} | {'LOAD'} | {'DELETED'} | {'TOO_MANY'}.
+ * {'FORBIDDEN'} | {'BLOCKED'} | {'NOT_SENDER'} | {'LOAD'} | {'DELETED'} | {'TOO_MANY'}.
  */
 const changeScript = new Script<
   | [status: "OK", json: string, added: 0 | 1]
   | [status: "UNCHANGED", json: string]
-  | [status: "MISS" | "FORBIDDEN"]
+  | [status: "MISS" | "FORBIDDEN" | "BLOCKED"]
   | [status: "NOT_SENDER" | "LOAD" | "DELETED" | "TOO_MANY"]
 >(
   "change-message",
   `${FIND_RECENT_LUA}
 ${requireMemberLua({ members: "KEYS[1]", membersVersion: "KEYS[2]", user: "ARGV[2]" })}
+${refuseBlockedLua({ blocked: "KEYS[5]", unless: "ARGV[1] == 'delete'" })}
 local json = find_recent(KEYS[4], KEYS[3], ARGV[3])
 if not json then
   if ARGV[8] == '' then return {'LOAD'} end
@@ -136,7 +138,7 @@ export class MessageChanges {
   /**
    * Replaces the content of one of `userId`'s messages; the room gets `message:updated`.
    * @throws {NotFoundError} no such message (in that conversation), or it was deleted.
-   * @throws {ForbiddenError} not a member, or not the sender.
+   * @throws {ForbiddenError} not a member, not the sender, or a blocked direct conversation.
    */
   async edit(userId: string, input: EditMessage, origin?: { socketId: string }): Promise<ChangeResult> {
     const { message, changed } = await this.apply("edit", userId, input, wellFormed(input.content));
@@ -161,7 +163,7 @@ export class MessageChanges {
   /**
    * Toggles `userId`'s reaction `emoji`; the room gets `message:reaction`.
    * @throws {NotFoundError} no such message (in that conversation), or it was deleted.
-   * @throws {ForbiddenError} not a member.
+   * @throws {ForbiddenError} not a member, or a blocked direct conversation.
    * @throws {ValidationError} the message already has {@link MAX_REACTIONS_PER_MESSAGE} other emoji.
    */
   async react(
@@ -202,6 +204,7 @@ export class MessageChanges {
       keys.conversationMembersVersion(conversationId),
       keys.conversationOverlay(conversationId),
       keys.conversationStream(conversationId),
+      keys.conversationBlocked(conversationId),
     ];
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       const reply = await this.deps.cache.runWithState(conversationId, () => changeScript.run(redis, scriptKeys, [

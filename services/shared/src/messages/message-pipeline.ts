@@ -17,7 +17,7 @@ import { enqueueMessage, type PersistQueue } from "../queues.js";
 import { Script, type RedisClient } from "../redis.js";
 import type { RedisKeys } from "../redis-keys.js";
 import type { Message, SendMessage } from "../schemas.js";
-import { requireMemberLua, type ConversationCache } from "./conversation-cache.js";
+import { refuseBlockedLua, requireMemberLua, type ConversationCache } from "./conversation-cache.js";
 import { FIND_RECENT_LUA, MessageReader, wellFormed } from "./message-reader.js";
 
 /**
@@ -31,16 +31,20 @@ import { FIND_RECENT_LUA, MessageReader, wellFormed } from "./message-reader.js"
  * stream); when Redis does not hold it, it answers REPLY_UNKNOWN and the caller asks MongoDB, then runs
  * the script again saying the target was found there.
  *
- * KEYS: members, members version, seq, clientMsgId, stream, read pointers, delivery pointers, overlay.
+ * A direct conversation in which one member blocks the other takes no new message (BLOCKED); a retry of
+ * a message sent before the block still gets its original (DUPLICATE).
+ *
+ * KEYS: members, members version, seq, clientMsgId, stream, read pointers, delivery pointers, overlay,
+ * blocked flag.
  * The version key, not the member set, says whether the membership is cached: an emptied group has no
  * set at all.
  * ARGV: sender id, JSON head, JSON tail, clientMsgId TTL (s), stream max length, stream TTL (s),
  * replyToId ('' for none), '1' when the reply target was found in MongoDB.
- * Returns {'OK', json} | {'DUPLICATE', json} | {'FORBIDDEN'} | {'MISS'} (membership or seq not cached) |
- * {'REPLY_UNKNOWN'}.
+ * Returns {'OK', json} | {'DUPLICATE', json} | {'FORBIDDEN'} | {'BLOCKED'} | {'MISS'} (membership or seq
+ * not cached) | {'REPLY_UNKNOWN'}.
  */
 const sendScript = new Script<
-  [status: "OK" | "DUPLICATE", json: string] | [status: "FORBIDDEN" | "MISS"] | [status: "REPLY_UNKNOWN"]
+  [status: "OK" | "DUPLICATE", json: string] | [status: "FORBIDDEN" | "BLOCKED" | "MISS"] | [status: "REPLY_UNKNOWN"]
 >(
   "send-message",
   `${FIND_RECENT_LUA}
@@ -49,6 +53,7 @@ local previous = redis.call('GET', KEYS[4])
 if previous then
   return {'DUPLICATE', previous}
 end
+${refuseBlockedLua({ blocked: "KEYS[9]" })}
 if ARGV[7] ~= '' and ARGV[8] ~= '1' and not find_recent(KEYS[5], KEYS[8], ARGV[7]) then
   return {'REPLY_UNKNOWN'}
 end
@@ -150,7 +155,8 @@ export class MessagePipeline {
    * Sends a validated message from `senderId`.
    *
    * @param origin the sending socket, if any, which is left out of the delivery.
-   * @throws {ForbiddenError} when the sender is not a member.
+   * @throws {ForbiddenError} when the sender is not a member, or the conversation is direct and one of
+   * its members blocks the other.
    * @throws {NotFoundError} when the conversation does not exist.
    * @throws {ValidationError} when `replyToId` names no message of the conversation.
    */
@@ -166,6 +172,7 @@ export class MessagePipeline {
       keys.conversationRead(conversationId),
       keys.conversationDelivered(conversationId),
       keys.conversationOverlay(conversationId),
+      keys.conversationBlocked(conversationId),
     ];
     const [head, tail] = messageJsonAround(senderId, input);
     const args = [

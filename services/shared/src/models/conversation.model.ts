@@ -17,6 +17,12 @@ export interface ConversationDoc {
   createdBy: Types.ObjectId;
   /** Bumped on every membership change; orders the Redis member cache against stale loads. */
   membersVersion: number;
+  /**
+   * Direct conversations only: whether one of the two members blocks the other. Recomputed from both
+   * users' documents whenever a block between them changes, with a conditional update on
+   * `membersVersion` (which it bumps), so the Redis cache carries it under the member set's version.
+   */
+  blocked: boolean;
   /** Seq of the newest persisted message. */
   lastSeq: number;
   lastMessage: MessageDoc | null;
@@ -33,6 +39,7 @@ const conversationSchema = new Schema<ConversationDoc>(
     admins: { type: [Schema.Types.ObjectId], required: true },
     createdBy: { type: Schema.Types.ObjectId, required: true },
     membersVersion: { type: Number, required: true, default: 1 },
+    blocked: { type: Boolean, default: false },
     lastSeq: { type: Number, required: true, default: 0 },
     lastMessage: { type: Schema.Types.Mixed, default: null },
   },
