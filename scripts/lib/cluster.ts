@@ -66,6 +66,12 @@ export interface ClusterOptions {
    * @default nginx.conf's production values
    */
   nginxLimits?: LocalNginxOptions["limits"];
+  /**
+   * Load balancers in front of nginx (see {@link LocalNginxOptions.trustedProxies}): tests that act as
+   * clients of many addresses send `X-Forwarded-For` from 127.0.0.1 as such a balancer would.
+   * @default none
+   */
+  nginxTrustedProxies?: LocalNginxOptions["trustedProxies"];
 }
 
 /** One service process of the cluster, which can be stopped, killed and started again on its port. */
@@ -242,7 +248,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       { gateways: gateways.map((g) => ({ route: g.route!, port: g.port })), apiPort: api.port },
       port,
       join(dir, "nginx"),
-      { workers: options.nginxWorkers, limits: options.nginxLimits },
+      { workers: options.nginxWorkers, limits: options.nginxLimits, trustedProxies: options.nginxTrustedProxies },
     );
     started.push({ stop: () => nginx.stop("SIGQUIT", 5_000) });
 
