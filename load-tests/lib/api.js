@@ -92,7 +92,10 @@ export class Api {
     if (res.status !== 200) throw new Error(`${this.base}/readyz is not ready: ${describe(res)}`);
   }
 
-  /** Registers `count` fresh users named `<prefix>_<i>`; returns `[{ id, username, token }]`. */
+  /**
+   * Registers `count` fresh users named `<prefix>_<i>`; returns `[{ id, username, token, refreshToken }]`
+   * (`token` is the access token).
+   */
   registerUsers(count, prefix = `k6${runId()}`) {
     const requests = [];
     for (let i = 0; i < count; i++) {
@@ -110,8 +113,8 @@ export class Api {
             `raised (npm run bench and the test clusters do; for npm start see README.md, "Load tests"): ${describe(res)}`,
         );
       }
-      const { user, accessToken } = expectStatus(res, 201);
-      return { id: user.id, username: user.username, token: accessToken };
+      const { user, accessToken, refreshToken } = expectStatus(res, 201);
+      return { id: user.id, username: user.username, token: accessToken, refreshToken };
     });
   }
 

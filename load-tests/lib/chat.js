@@ -14,7 +14,20 @@ import exec from "k6/execution";
 
 import { Api, chunk, runId } from "./api.js";
 import { ChatMember, sleep } from "./member.js";
-import { latencyDrift, messagesDelivered, messagesSent, missed, recovered, duplicates, sendRetries, disconnects, syncErrors, touch } from "./metrics.js";
+import {
+  latencyDrift,
+  messagesDelivered,
+  messagesSent,
+  missed,
+  recovered,
+  duplicates,
+  sendRetries,
+  disconnects,
+  sessionRefreshes,
+  sessionRefreshFailures,
+  syncErrors,
+  touch,
+} from "./metrics.js";
 
 /**
  * `setup()` of a chat workload: `conversations` × `members` fresh users, each conversation a direct
@@ -27,7 +40,7 @@ export function chatSetup({ apiUrl, conversations, members, startDelayMs = 1_000
   const groups = chunk(users, members);
   const ids = api.createConversations(groups);
   return {
-    conversations: ids.map((id, i) => ({ id, members: groups[i].map((u) => ({ id: u.id, token: u.token })) })),
+    conversations: ids.map((id, i) => ({ id, members: groups[i].map((u) => ({ id: u.id, token: u.token, refreshToken: u.refreshToken })) })),
     // Every VU schedules from this instant, so the ramp and the send window are the same for all.
     t0: Date.now() + startDelayMs,
   };
@@ -69,6 +82,7 @@ export function chatPlan(name, env, { sockets, durationMs, rate, ...extra }) {
   return {
     name,
     socketUrl: env.SOCKET_URL,
+    apiUrl: env.API_URL,
     vus: Math.min(env.VUS, sockets),
     rampMs: env.RAMP,
     durationMs,
@@ -121,6 +135,7 @@ export function chatOptions(plan, thresholds, extra = {}) {
  * @param {object} data from {@link chatSetup}
  * @param {object} plan
  * @param {string} plan.socketUrl
+ * @param {string} [plan.apiUrl] where sockets refresh their tokens (see ChatMember)
  * @param {number} plan.vus
  * @param {number} plan.rampMs
  * @param {number} plan.durationMs
@@ -138,7 +153,7 @@ export function chatOptions(plan, thresholds, extra = {}) {
  *   and report `latency_drift`
  */
 export async function runChatVU(data, plan) {
-  touch(messagesSent, messagesDelivered, missed, recovered, duplicates, sendRetries, disconnects, syncErrors);
+  touch(messagesSent, messagesDelivered, missed, recovered, duplicates, sendRetries, disconnects, syncErrors, sessionRefreshes, sessionRefreshFailures);
   const vu = exec.vu.idInTest - 1;
   const sendStart = data.t0 + plan.rampMs;
   const sendEnd = sendStart + plan.durationMs;
@@ -156,6 +171,7 @@ export async function runChatVU(data, plan) {
   const members = sockets.map(({ conversation, user }) =>
     new ChatMember(user, [conversation.id], {
       socketUrl: plan.socketUrl,
+      apiUrl: plan.apiUrl,
       connectTimeoutMs: plan.connectTimeoutMs,
       ackTimeoutMs: plan.ackTimeoutMs,
       gapGraceMs: plan.gapGraceMs,

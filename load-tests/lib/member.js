@@ -19,8 +19,12 @@ import {
   recovered,
   sendErrors,
   sendRetries,
+  sessionRefreshes,
+  sessionRefreshFailures,
   syncErrors,
 } from "./metrics.js";
+import http from "k6/http";
+
 import { SeqTracker } from "./seq-tracker.js";
 import { SocketIoClient } from "./socketio.js";
 
@@ -37,10 +41,13 @@ export function logOnce(kind, message) {
 
 export class ChatMember {
   /**
-   * @param {object} user `{ id, token }`
+   * @param {object} user `{ id, token, refreshToken? }`: the access token, and the refresh token the
+   *   member renews it with when the server says it expires soon (shared by members of one user)
    * @param {string[]} conversationIds conversations tracked (the user's, or those the test cares about)
    * @param {object} options
    * @param {string} options.socketUrl
+   * @param {string} [options.apiUrl] where `POST /api/auth/refresh` is; without it (or a refresh
+   *   token) the socket is cut when its access token expires
    * @param {number} options.connectTimeoutMs to `session:ready`
    * @param {number} options.ackTimeoutMs of `message:send` and `sync`
    * @param {number} options.gapGraceMs how long a hole may wait for a late message before `sync`
@@ -69,7 +76,10 @@ export class ChatMember {
     this.closing = false;
     this.readyWaiter = undefined;
 
+    this.refreshing = undefined;
+
     this.client.on("session:ready", () => this.onReady());
+    this.client.on("session:expiring", () => this.refreshSession());
     this.client.on("message:new", (message) => this.onMessage(message));
     this.client.on("disconnect", (reason) => {
       this.ready = false;
@@ -80,6 +90,41 @@ export class ChatMember {
       this.intentional = false;
     });
     this.client.on("error", (error) => logOnce(`error ${error && error.code}`, JSON.stringify(error)));
+  }
+
+  /**
+   * What a real client does on `session:expiring`: refreshes over REST, hands the new access token to
+   * the live socket (`auth:refresh`), and keeps it for reconnections. Members of one user share the
+   * user object, so they share its newest tokens; two that refresh with the same refresh token at once
+   * get the same new ones (the server's reuse grace).
+   */
+  async refreshSession() {
+    const { apiUrl, ackTimeoutMs } = this.options;
+    if (!apiUrl || !this.user.refreshToken || this.refreshing) return;
+    this.refreshing = (async () => {
+      const res = await http.asyncRequest("POST", `${apiUrl.replace(/\/+$/, "")}/api/auth/refresh`, JSON.stringify({ refreshToken: this.user.refreshToken }), {
+        headers: { "content-type": "application/json" },
+        tags: { name: "POST /api/auth/refresh" },
+        responseCallback: http.expectedStatuses(200),
+      });
+      if (res.status !== 200) throw new Error(`refresh answered ${res.status}: ${String(res.body).slice(0, 200)}`);
+      const { accessToken, refreshToken } = res.json();
+      this.user.token = accessToken;
+      this.user.refreshToken = refreshToken;
+      this.client.options.auth = { token: accessToken };
+      // Closed meanwhile (the run ends, or a drop): a reconnection uses the new token.
+      if (!this.client.connected) return;
+      const ack = await this.client.emitWithAck("auth:refresh", { token: accessToken }, ackTimeoutMs);
+      if (!ack.ok) throw new Error(`auth:refresh refused: ${JSON.stringify(ack.error)}`);
+      sessionRefreshes.add(1);
+    })()
+      .catch((err) => {
+        sessionRefreshFailures.add(1);
+        logOnce("refresh", `user ${this.user.id}: ${err.message}`);
+      })
+      .finally(() => {
+        this.refreshing = undefined;
+      });
   }
 
   /** First connection: records `connect_time` or a `connect_failures`; resolves either way with success. */

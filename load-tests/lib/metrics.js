@@ -36,6 +36,10 @@ export const connectFailures = new Rate("connect_failures");
 export const disconnects = new Counter("disconnects");
 /** connect: sockets still connected at the end of the hold. */
 export const socketsHeld = new Counter("sockets_held");
+/** Access tokens renewed on a live socket (`session:expiring` → REST refresh → `auth:refresh` acked). */
+export const sessionRefreshes = new Counter("session_refreshes");
+/** Renewals that failed: the socket is cut when its token expires, and counts in `disconnects`. */
+export const sessionRefreshFailures = new Counter("session_refresh_failures");
 
 // Reconnect.
 /** Sockets dropped on purpose and connected again. */

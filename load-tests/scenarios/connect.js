@@ -5,10 +5,13 @@
  * the user's conversations joined), then stay connected for HOLD, answering Engine.IO pings, before
  * they close. Sockets share USERS users (several devices per user), because registering a user costs
  * a scrypt hash; users are put in groups of GROUP_SIZE, so every socket joins a conversation room.
+ * A user may have at most MAX_SOCKETS_PER_USER (20) sockets open, so there are at least SOCKETS / 20
+ * users. Sockets refresh their access tokens over REST when told they expire (`session:expiring`), so a
+ * HOLD longer than the token lifetime holds them all the same.
  *
  * Environment (TARGET, API_URL, SOCKET_URL as in chat.js):
  *   SOCKETS            1000
- *   USERS              min(SOCKETS, 200)
+ *   USERS              min(SOCKETS, max(200, SOCKETS / 20))
  *   GROUP_SIZE         10          members per conversation (0: no conversations)
  *   RAMP               30s
  *   HOLD               60s         after the ramp
@@ -31,7 +34,7 @@ import { SUMMARY_TREND_STATS, disconnects, socketsHeld, touch } from "../lib/met
 const env = readEnv({
   ...TARGET_SPEC,
   SOCKETS: { type: "int", default: 1_000, min: 1 },
-  USERS: { type: "int", default: (v) => Math.min(v.SOCKETS, 200), min: 1 },
+  USERS: { type: "int", default: (v) => Math.min(v.SOCKETS, Math.max(200, Math.ceil(v.SOCKETS / 20))), min: 1 },
   GROUP_SIZE: { type: "int", default: 10, min: 0, max: 1000 },
   RAMP: { type: "duration", default: 30_000 },
   HOLD: { type: "duration", default: 60_000 },
@@ -67,7 +70,7 @@ export function setup() {
   api.ready();
   const users = api.registerUsers(env.USERS, `k6${runId()}`);
   if (env.GROUP_SIZE >= 2) api.createConversations(chunk(users, env.GROUP_SIZE));
-  return { users: users.map((u) => ({ id: u.id, token: u.token })), t0: Date.now() + 1_000 };
+  return { users: users.map((u) => ({ id: u.id, token: u.token, refreshToken: u.refreshToken })), t0: Date.now() + 1_000 };
 }
 
 export default async function (data) {
@@ -79,6 +82,7 @@ export default async function (data) {
   for (let g = vu; g < env.SOCKETS; g += vus) {
     const member = new ChatMember(data.users[g % data.users.length], [], {
       socketUrl: env.SOCKET_URL,
+      apiUrl: env.API_URL,
       connectTimeoutMs: env.CONNECT_TIMEOUT_MS,
       ackTimeoutMs: 10_000,
       gapGraceMs: 1_000,
