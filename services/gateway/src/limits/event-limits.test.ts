@@ -3,7 +3,6 @@
  * for every client event that only counts its calls, so each event's bucket, the order (limit, then
  * validation, then handler) and the failure modes are tested without depending on any feature.
  */
-import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -22,6 +21,7 @@ import { freePort } from "../../../../scripts/lib/ports.js";
 import { closeAllClients, connectClient, type ClientSocket } from "../../../../test/helpers/clients.js";
 import { uniqueSuffix } from "../../../../test/helpers/env.js";
 import { nextEvent } from "../../../../test/helpers/events.js";
+import { validPayload } from "../../../../test/helpers/payloads.js";
 import { useRedisServer } from "../../../../test/helpers/redis.js";
 import { createEventDispatcher } from "../lib/on-event.js";
 import type { GatewayServer } from "../lib/types.js";
@@ -115,33 +115,6 @@ async function connect(node: TestNode, userId: string): Promise<ClientSocket> {
 }
 
 const oid = () => new Types.ObjectId().toHexString();
-
-/** A payload that passes validation for each event. */
-function validPayload(event: ClientEvent): unknown {
-  const id = oid();
-  const callId = randomUUID();
-  const payloads: Record<ClientEvent, unknown> = {
-    "message:send": { conversationId: id, clientMsgId: `c-${oid()}`, content: "hi" },
-    "message:edit": { messageId: id, content: "edited" },
-    "message:delete": { messageId: id },
-    "message:react": { messageId: id, emoji: "👍" },
-    "typing:start": { conversationId: id },
-    "typing:stop": { conversationId: id },
-    "conversation:delivered": { conversationId: id, seq: 1 },
-    "conversation:read": { conversationId: id, seq: 1 },
-    "presence:query": { userIds: [id] },
-    sync: { conversationId: id, afterSeq: 0 },
-    "auth:refresh": { token: "a.b.c" },
-    "call:initiate": { calleeId: id, media: "audio" },
-    "call:offer": { callId, sdp: "v=0" },
-    "call:answer": { callId, sdp: "v=0" },
-    "call:ice-candidate": { callId, candidate: { candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host" } },
-    "call:reject": { callId },
-    "call:cancel": { callId },
-    "call:end": { callId },
-  };
-  return payloads[event];
-}
 
 function emit(socket: ClientSocket, event: ClientEvent, payload: unknown) {
   return socket.timeout(5_000).emitWithAck(event, payload as never) as Promise<{ ok: boolean; error?: { code: string; retryAfterMs?: number } }>;
