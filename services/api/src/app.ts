@@ -14,7 +14,7 @@ import { Registry } from "@parley/shared/metrics";
 import { ConversationCache } from "@parley/shared/messages/conversation-cache";
 import { MessagePipeline } from "@parley/shared/messages/message-pipeline";
 import type { Models } from "@parley/shared/models";
-import type { PersistQueue } from "@parley/shared/queues";
+import type { AccountQueue, PersistQueue } from "@parley/shared/queues";
 import type { RedisClient } from "@parley/shared/redis";
 import { RateLimiter, rateLimitsFromConfig } from "@parley/shared/rate-limit";
 import { redisKeys } from "@parley/shared/redis-keys";
@@ -35,6 +35,7 @@ import { requestId } from "./http/request-id.js";
 import { requestMetrics } from "./http/request-metrics.js";
 import { edgeHeaders } from "./http/security-headers.js";
 import { ApiMetrics } from "./metrics.js";
+import { accountRoutes } from "./routes/account.routes.js";
 import { authRoutes } from "./routes/auth.routes.js";
 import { conversationsRoutes } from "./routes/conversations.routes.js";
 import { messagesRoutes } from "./routes/messages.routes.js";
@@ -49,6 +50,8 @@ export interface ApiDeps {
   models: Models;
   /** Where sent messages go to be persisted by the worker. */
   queue: PersistQueue;
+  /** Where work on a whole account goes for the worker (erasures). */
+  accounts: AccountQueue;
   /** Reaches live sockets on every gateway. */
   emitter: ParleyEmitter;
   /** Answers `/healthz` and `/readyz`; `index.ts` makes it drain on shutdown. */
@@ -68,7 +71,7 @@ const HEALTH_PATHS = new Set(["/healthz", "/readyz"]);
  * failure), then 404 for anything else.
  */
 export function createApi(deps: ApiDeps): Express {
-  const { config, log, redis, models, queue, emitter, health } = deps;
+  const { config, log, redis, models, queue, accounts, emitter, health } = deps;
   const metrics = deps.metrics ?? new ApiMetrics(new Registry());
   const keys = redisKeys(config.REDIS_PREFIX);
   const cache = new ConversationCache(redis, keys, models);
@@ -86,6 +89,7 @@ export function createApi(deps: ApiDeps): Express {
     },
   });
   const revocations = new SessionRevocations(redis, keys);
+  const limiter = new RateLimiter({ redis, keys, limits: rateLimitsFromConfig(config), enabled: config.RATE_LIMITS_ENABLED, log });
   const sessions = new Sessions({
     models,
     revocations,
@@ -110,13 +114,15 @@ export function createApi(deps: ApiDeps): Express {
     views: new ConversationViews({ redis, keys, cache }),
     sessions,
     revocations,
-    limiter: new RateLimiter({ redis, keys, limits: rateLimitsFromConfig(config), enabled: config.RATE_LIMITS_ENABLED, log }),
+    limiter,
     hasher: new PasswordHasher({
       concurrency: config.PASSWORD_HASH_CONCURRENCY,
       maxQueue: config.PASSWORD_HASH_QUEUE,
       maxWaitMs: config.PASSWORD_HASH_MAX_WAIT_MS,
       metrics: metrics.passwordHashes,
     }),
+    limits: new AccountLimits({ limiter, known: new KnownAddresses({ redis, keys, secret: config.JWT_SECRET }), log }),
+    accounts,
   };
 
   const app = express();
@@ -136,8 +142,7 @@ export function createApi(deps: ApiDeps): Express {
   app.use((req, res, next) => {
     if (!health.handle(req, res)) next();
   });
-  const known = new KnownAddresses({ redis, keys, secret: config.JWT_SECRET });
-  app.use("/api", apiRouter(ctx, new AccountLimits({ limiter: ctx.limiter, known, log })));
+  app.use("/api", apiRouter(ctx));
   app.use(notFound());
   app.use(errorHandler(log));
   return app;
@@ -148,8 +153,8 @@ export function createApi(deps: ApiDeps): Express {
  * parse, except under `/auth`, whose buckets are named by the body (the username), and where the
  * checks come first in the routes, before any lookup or hash.
  */
-function apiRouter(ctx: ApiContext, limits: AccountLimits): Router {
-  const { models, config, limiter, hasher } = ctx;
+function apiRouter(ctx: ApiContext): Router {
+  const { models, config, limiter, hasher, limits } = ctx;
   const json = express.json({ limit: config.BODY_LIMIT_BYTES });
   const auth = authenticate({ models, jwtSecret: config.JWT_SECRET, revocations: ctx.revocations });
 
@@ -159,7 +164,7 @@ function apiRouter(ctx: ApiContext, limits: AccountLimits): Router {
     next();
   });
   router.use("/auth", json, limitRefreshes(limiter), authRoutes({ models, sessions: ctx.sessions, authenticate: auth, hasher, limits }));
-  router.use("/users", auth, limitSearches(limiter), json, usersRoutes(ctx));
+  router.use("/users", auth, limitSearches(limiter), accountRoutes(ctx), json, usersRoutes(ctx));
   router.use("/conversations", auth, limitMessagePosts(limiter), json, conversationsRoutes(ctx), messagesRoutes(ctx));
   return router;
 }

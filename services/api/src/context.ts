@@ -5,8 +5,10 @@ import type { ConversationCache } from "@parley/shared/messages/conversation-cac
 import type { MessagePipeline } from "@parley/shared/messages/message-pipeline";
 import type { Models } from "@parley/shared/models";
 import type { RateLimiter } from "@parley/shared/rate-limit";
+import type { AccountQueue } from "@parley/shared/queues";
 import type { SessionRevocations } from "@parley/shared/sessions/revocations";
 
+import type { AccountLimits } from "./auth/account-limits.js";
 import type { PasswordHasher } from "./auth/password-hasher.js";
 import type { Sessions } from "./auth/sessions.js";
 import type { ApiConfig } from "./config.js";
@@ -35,4 +37,8 @@ export interface ApiContext {
   limiter: RateLimiter;
   /** Every password hash of this process (register, login, password checks), under its concurrency bound. */
   hasher: PasswordHasher;
+  /** The abuse controls of logins, registrations and password checks. */
+  limits: AccountLimits;
+  /** Where work on a whole account goes for the worker (the erasure of a deleted account's messages). */
+  accounts: AccountQueue;
 }

@@ -19,7 +19,7 @@ import {
 import { createLogger } from "@parley/shared/logger";
 import { createMetricsServer, createRegistry } from "@parley/shared/metrics";
 import { createModels } from "@parley/shared/models";
-import { createPersistQueue } from "@parley/shared/queues";
+import { createAccountQueue, createPersistQueue } from "@parley/shared/queues";
 import { createRedis, redisTarget } from "@parley/shared/redis";
 
 import { createApi } from "./app.js";
@@ -39,10 +39,12 @@ const models = createModels(mongo);
 await Promise.all(Object.values(models).map((model) => model.init()));
 const queue = createPersistQueue(redis, config.QUEUE_PREFIX);
 queue.on("error", (err) => log.error({ err }, "persist queue error"));
+const accounts = createAccountQueue(redis, config.QUEUE_PREFIX);
+accounts.on("error", (err) => log.error({ err }, "accounts queue error"));
 const emitter = createEmitter(redis, log);
 const health = new Health({ redis: redisReady(redis), mongo: mongoReady(mongo) });
 
-const app = createApi({ config, log, redis, models, queue, emitter, health, metrics });
+const app = createApi({ config, log, redis, models, queue, accounts, emitter, health, metrics });
 const server = createServer(app);
 const metricsServer = createMetricsServer(registry);
 const metricsPort = await listen(metricsServer, config.METRICS_PORT, config.METRICS_HOST);
@@ -55,7 +57,7 @@ handleShutdownSignals({
   shutdown: async () => {
     health.startDraining();
     await closeServer(server);
-    await queue.close();
+    await Promise.all([queue.close(), accounts.close()]);
     await redis.quit();
     await mongo.close();
     // Last, so that the drain itself can be scraped.

@@ -68,6 +68,14 @@ describe("handshake", () => {
     expect(err.data?.code).toBe(code);
   });
 
+  it("refuses the token of a deleted account (a tombstone) with USER_NOT_FOUND", async () => {
+    const user = await seedUser(models);
+    await connectClient(nodes[0]!.url, user.token);
+    await models.User.updateOne({ _id: user.id }, { $set: { deletedAt: new Date(), usernameLower: `deleted:${user.id}` } });
+    const err = await connectError(nodes[1]!.url, { token: user.token });
+    expect(err.data?.code).toBe("USER_NOT_FOUND");
+  });
+
   it("accepts the token from the query string too, and names the node", async () => {
     const user = await seedUser(models);
     const { session } = await connectClient(nodes[1]!.url, "", { auth: {}, query: { token: user.token } });

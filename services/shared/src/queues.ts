@@ -6,7 +6,7 @@ import { Queue, type ConnectionOptions, type DefaultJobOptions } from "bullmq";
 
 import type { z } from "zod";
 
-import type { LastSeenJobData, Message, PointerJobData } from "./schemas.js";
+import type { EraseMessagesJobData, LastSeenJobData, Message, PointerJobData } from "./schemas.js";
 
 /** Queue names. BullMQ forbids ':' in them. */
 export const QUEUE_NAMES = {
@@ -14,6 +14,8 @@ export const QUEUE_NAMES = {
   persist: "persist",
   /** Notifications for users with no live socket; drained by the worker's senders. */
   notifications: "notifications",
+  /** Work on a whole account (the erasure of a deleted account's messages); drained by the worker. */
+  accounts: "accounts",
 } as const;
 
 /** A delivery or read pointer that moved forward (`at`: ISO time of the move). */
@@ -116,4 +118,50 @@ export function createNotificationQueue(connection: ConnectionOptions, prefix: s
     defaultJobOptions: NOTIFICATION_JOB_OPTIONS,
     streams: { events: { maxLen: 1000 } },
   });
+}
+
+/** The erasure of a deleted account's messages. */
+export type EraseMessagesJob = z.infer<typeof EraseMessagesJobData>;
+
+/** Jobs of the accounts queue, by job name. */
+export interface AccountJobs {
+  /**
+   * Delete the content of every message `userId` sent, as `message:delete` does. Idempotent: a message
+   * already deleted is left as it is. jobIds: see {@link enqueueErasure}.
+   */
+  "erase-messages": EraseMessagesJob;
+}
+export type AccountJobName = keyof AccountJobs;
+export type AccountQueue = Queue<AccountJobs[AccountJobName], void, AccountJobName>;
+
+/**
+ * How long after an account's deletion its erasure runs a second time: it catches the messages that
+ * were still on their way to MongoDB (in the persist queue) during the first run, which reads
+ * MongoDB. The persist queue is drained within milliseconds normally, within seconds after a worker
+ * restart.
+ */
+export const ERASE_RERUN_DELAY_MS = 60_000;
+
+/** Account jobs retry like persistence jobs (about four hours, then the failed set): nothing is dropped silently. */
+export const ACCOUNT_JOB_OPTIONS: DefaultJobOptions = { ...PERSIST_JOB_OPTIONS };
+
+export function createAccountQueue(connection: ConnectionOptions, prefix: string): AccountQueue {
+  return new Queue<AccountJobs[AccountJobName], void, AccountJobName>(QUEUE_NAMES.accounts, {
+    connection,
+    prefix,
+    defaultJobOptions: ACCOUNT_JOB_OPTIONS,
+    streams: { events: { maxLen: 1000 } },
+  });
+}
+
+/**
+ * Queues the erasure of `userId`'s messages twice: at once (jobId `erase-<userId>`), and again
+ * `rerunDelayMs` later (`erase-<userId>-again`), see {@link ERASE_RERUN_DELAY_MS}. Adding it again
+ * while those jobs are queued adds nothing.
+ */
+export async function enqueueErasure(queue: AccountQueue, userId: string, rerunDelayMs = ERASE_RERUN_DELAY_MS): Promise<void> {
+  await queue.addBulk([
+    { name: "erase-messages", data: { userId }, opts: { jobId: `erase-${userId}` } },
+    { name: "erase-messages", data: { userId }, opts: { jobId: `erase-${userId}-again`, delay: rerunDelayMs } },
+  ]);
 }

@@ -56,6 +56,7 @@ function limits(overrides: Partial<RateLimits> = {}): RateLimits {
     refresh: base,
     search: base,
     conversation: base,
+    account: base,
     ...overrides,
   };
 }
@@ -198,6 +199,8 @@ describe("RateLimiter.check", () => {
       await expect(l.check(addressSubject("192.0.2.1"), "register")).rejects.toBeInstanceOf(UnavailableError);
       await expect(l.check(u, "search")).resolves.toBeUndefined();
       await expect(l.check(u, "conversation")).resolves.toBeUndefined();
+      // Password checks, deletions and exports are rare and costly: closed.
+      await expect(l.check(u, "account")).rejects.toBeInstanceOf(UnavailableError);
     } finally {
       dead.disconnect();
     }
@@ -227,6 +230,13 @@ describe("configuration", () => {
     expect(l.register).toEqual({ ratePerSecond: 1 / 300, burst: 5 });
     expect(l.search).toEqual({ ratePerSecond: 2, burst: 30 });
     expect(l.conversation).toEqual({ ratePerSecond: 0.1, burst: 10 });
+  });
+
+  it("allows a few password changes, deletions and exports per user, then one a minute", () => {
+    const l = rateLimitsFromConfig(loadConfig(schema, {}));
+    expect(l.account).toEqual({ ratePerSecond: 1 / 60, burst: 5 });
+    const set = rateLimitsFromConfig(loadConfig(schema, { RATE_LIMIT_ACCOUNT_RATE: "0.5", RATE_LIMIT_ACCOUNT_BURST: "2" }));
+    expect(set.account).toEqual({ ratePerSecond: 0.5, burst: 2 });
   });
 
   it("reads every action's rate and burst, and names a bad variable", () => {

@@ -32,7 +32,9 @@ import type { RedisKeys } from "./redis-keys.js";
  * - `register`: `POST /api/auth/register`, per client address;
  * - `refresh`: `POST /api/auth/refresh` per session, and `auth:refresh` per user;
  * - `search`: `GET /api/users?q=`, per user;
- * - `conversation`: creating a conversation (group, or a new direct one) and adding group members, per user.
+ * - `conversation`: creating a conversation (group, or a new direct one) and adding group members, per user;
+ * - `account`: `POST /api/users/me/password`, `DELETE /api/users/me` and `GET /api/users/me/export`, per
+ *   user: each checks a password or reads the whole account, so a few are allowed and then one a minute.
  */
 export const RATE_ACTIONS = [
   "message",
@@ -48,6 +50,7 @@ export const RATE_ACTIONS = [
   "refresh",
   "search",
   "conversation",
+  "account",
 ] as const;
 export type RateAction = (typeof RATE_ACTIONS)[number];
 
@@ -84,6 +87,9 @@ export const RATE_FAIL_MODES: Readonly<Record<RateAction, FailMode>> = {
   refresh: "open",
   search: "open",
   conversation: "open",
+  // A password check, an account's deletion and its export are rare and costly: when the limit cannot
+  // be checked they wait for Redis to come back rather than run unbounded.
+  account: "closed",
 };
 
 const rateVar = z.coerce.number().positive("must be a positive number of tokens per second").max(1_000_000);
@@ -232,6 +238,17 @@ export const rateLimitConfigShape = {
    * @default 10
    */
   RATE_LIMIT_CONVERSATION_BURST: burstVar.default(10),
+  /**
+   * Sustained password changes, account deletions and account exports per second per user, together
+   * (0.0167: one a minute).
+   * @default 0.0167
+   */
+  RATE_LIMIT_ACCOUNT_RATE: rateVar.default(1 / 60),
+  /**
+   * Password changes, account deletions and exports a user may make at once.
+   * @default 5
+   */
+  RATE_LIMIT_ACCOUNT_BURST: burstVar.default(5),
 } as const;
 
 /** The validated settings of {@link rateLimitConfigShape}. */
@@ -257,6 +274,7 @@ export function rateLimitsFromConfig(config: RateLimitConfig): RateLimits {
     refresh: bucket(config.RATE_LIMIT_REFRESH_RATE, config.RATE_LIMIT_REFRESH_BURST),
     search: bucket(config.RATE_LIMIT_SEARCH_RATE, config.RATE_LIMIT_SEARCH_BURST),
     conversation: bucket(config.RATE_LIMIT_CONVERSATION_RATE, config.RATE_LIMIT_CONVERSATION_BURST),
+    account: bucket(config.RATE_LIMIT_ACCOUNT_RATE, config.RATE_LIMIT_ACCOUNT_BURST),
   };
 }
 

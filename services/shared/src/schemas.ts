@@ -163,6 +163,9 @@ export const PointerJobData = z.object({
 /** Data of a `last-seen` persist job: when a user's last socket disconnected. */
 export const LastSeenJobData = z.object({ userId: ObjectIdString, lastSeen: IsoDate });
 
+/** Data of an `erase-messages` account job: the deleted account whose messages lose their content. */
+export const EraseMessagesJobData = z.object({ userId: ObjectIdString });
+
 /** Body of `POST /api/conversations/:id/messages`: a send whose conversation is in the path. */
 export const PostMessageBody = SendMessage.omit({ conversationId: true });
 

@@ -5,12 +5,19 @@
 import type { ConnectionOptions } from "bullmq";
 
 import { createEmitter } from "@parley/shared/emitter";
+import { conversationRoom } from "@parley/shared/events";
 import type { Logger } from "@parley/shared/logger";
+import { ConversationCache } from "@parley/shared/messages/conversation-cache";
+import { MessageChanges, emitChange } from "@parley/shared/messages/message-changes";
+import { MessageReader } from "@parley/shared/messages/message-reader";
 import { Registry } from "@parley/shared/metrics";
 import type { Models } from "@parley/shared/models";
-import { QUEUE_NAMES, createPersistQueue, type PersistQueue } from "@parley/shared/queues";
+import { QUEUE_NAMES, createAccountQueue, createPersistQueue } from "@parley/shared/queues";
 import type { RedisClient } from "@parley/shared/redis";
+import { redisKeys } from "@parley/shared/redis-keys";
 
+import { createAccountsWorker, type AccountsWorker } from "./accounts/accounts-worker.js";
+import { MessageEraser } from "./accounts/message-eraser.js";
 import type { WorkerConfig } from "./config.js";
 import { WorkerMetrics } from "./metrics.js";
 import { MessageStore } from "./persist/message-store.js";
@@ -27,12 +34,15 @@ export interface WorkerDeps {
    * `blocking: true`). Left open by {@link ParleyWorker.close}.
    */
   queueRedis: ConnectionOptions;
-  /** Redis connection the emitter publishes on. Left open by {@link ParleyWorker.close}. */
+  /**
+   * Redis connection for commands: the emitter publishes on it, erasures change messages through it,
+   * the queues the worker adds to use it. Left open by {@link ParleyWorker.close}.
+   */
   redis: RedisClient;
   /** Models bound to an open connection, indexes built. */
   models: Pick<Models, "Message" | "Conversation" | "Receipt" | "User">;
   config: Pick<WorkerConfig, "QUEUE_PREFIX" | "PERSIST_BATCH_SIZE" | "PERSIST_BATCH_WAIT_MS" | "PERSIST_MAX_CONCURRENT_WRITES"> &
-    Partial<Pick<WorkerConfig, "REDIS_PREFIX"> & NotifyConfig>;
+    Partial<Pick<WorkerConfig, "REDIS_PREFIX" | "STREAM_TTL_SECONDS"> & NotifyConfig>;
   log: Logger;
   /** Delivers notifications instead of the webhook sender of `NOTIFY_WEBHOOK_URL` (which may then be unset). */
   notificationSender?: NotificationSender;
@@ -43,9 +53,11 @@ export interface WorkerDeps {
   metrics?: WorkerMetrics;
 }
 
-/** A running worker: one consumer per queue (persist; notifications when enabled). */
+/** A running worker: one consumer per queue (persist, accounts; notifications when enabled). */
 export interface ParleyWorker {
   readonly persist: PersistWorker;
+  /** Erasures of deleted accounts' messages. */
+  readonly accounts: AccountsWorker;
   /** Notifications for offline users; undefined when disabled (no `NOTIFY_WEBHOOK_URL`). */
   readonly notifications: Notifications | undefined;
   /**
@@ -59,12 +71,13 @@ export interface ParleyWorker {
 export function createWorker({ queueRedis, redis, models, config, log, notificationSender, metrics: given }: WorkerDeps): ParleyWorker {
   const metrics = given ?? new WorkerMetrics(new Registry(), log);
   const notifications = startNotifications({ queueRedis, redis, models, config, log, sender: notificationSender, metrics });
+  const emitter = createEmitter(redis, log);
   const persist = createPersistWorker({
     connection: queueRedis,
     prefix: config.QUEUE_PREFIX,
     store: new MessageStore({ models, log }),
     state: new StateStore(models),
-    emitter: createEmitter(redis, log),
+    emitter,
     log,
     batchSize: config.PERSIST_BATCH_SIZE,
     batchWaitMs: config.PERSIST_BATCH_WAIT_MS,
@@ -73,29 +86,48 @@ export function createWorker({ queueRedis, redis, models, config, log, notificat
     metrics,
   });
 
-  // The worker consumes the persist queue with a Worker only; its job counts come from a Queue opened
-  // on the first scrape.
-  let persistQueue: PersistQueue | undefined;
-  metrics.countJobsOf(QUEUE_NAMES.persist, {
-    getJobCounts: (...states) => {
-      if (!persistQueue) {
-        persistQueue = createPersistQueue(redis, config.QUEUE_PREFIX);
-        persistQueue.on("error", (err) => log.error({ err }, "persist queue (job counts) error"));
-      }
-      return persistQueue.getJobCounts(...states);
-    },
-  });
+  // The worker adds deleted messages' states to the persist queue (erasures), and reads every queue's
+  // job counts for the metrics.
+  const persistQueue = createPersistQueue(redis, config.QUEUE_PREFIX);
+  persistQueue.on("error", (err) => log.error({ err }, "persist queue (producer) error"));
+  const accountQueue = createAccountQueue(redis, config.QUEUE_PREFIX);
+  accountQueue.on("error", (err) => log.error({ err }, "accounts queue (job counts) error"));
+  metrics.countJobsOf(QUEUE_NAMES.persist, persistQueue);
+  metrics.countJobsOf(QUEUE_NAMES.accounts, accountQueue);
   if (notifications) metrics.countJobsOf(QUEUE_NAMES.notifications, notifications.queue);
+
+  const keys = redisKeys(config.REDIS_PREFIX ?? "parley");
+  const cache = new ConversationCache(redis, keys, models);
+  const changes = new MessageChanges({
+    redis,
+    keys,
+    cache,
+    reader: new MessageReader({ redis, keys, cache, models }),
+    queue: persistQueue,
+    log,
+    publish: (change) => emitChange(emitter.to(conversationRoom(change.message.conversationId)), change),
+    ...(config.STREAM_TTL_SECONDS === undefined ? {} : { overlayTtlSeconds: config.STREAM_TTL_SECONDS }),
+  });
+  const accounts = createAccountsWorker({
+    connection: queueRedis,
+    prefix: config.QUEUE_PREFIX,
+    eraser: new MessageEraser({ models, changes, log }),
+    log,
+    metrics,
+  });
 
   return {
     persist,
+    accounts,
     notifications,
     async close() {
       metrics.stopCountingJobs();
+      // First, since an erasure adds to the persist queue.
+      await accounts.close();
       await persist.close();
       // After the persist worker: its last batches may still hand notifications over.
       await notifications?.close();
-      await persistQueue?.close();
+      await Promise.all([persistQueue.close(), accountQueue.close()]);
     },
   };
 }

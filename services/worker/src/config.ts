@@ -1,7 +1,7 @@
 /** The worker's settings, read from the environment once, by `index.ts`. */
 import { z } from "zod";
 
-import { baseConfigShape, checkRedisConfig, intVar } from "@parley/shared/config";
+import { baseConfigShape, checkRedisConfig, intVar, pipelineConfigShape } from "@parley/shared/config";
 import { metricsConfigShape } from "@parley/shared/metrics";
 
 import { checkNotifyConfig, notifyConfigShape } from "./notify/notify.config.js";
@@ -36,6 +36,13 @@ const workerShape = {
    * @default 2
    */
   PERSIST_MAX_CONCURRENT_WRITES: intVar(1).max(100).default(2),
+  /**
+   * How long a conversation's recent messages stay in Redis after its last activity, in seconds: the
+   * same value as the gateways' and the API's, since a message the worker erases keeps its deleted
+   * state in Redis for that long.
+   * @default 604800
+   */
+  STREAM_TTL_SECONDS: pipelineConfigShape.STREAM_TTL_SECONDS,
   /**
    * Hard deadline of a graceful shutdown (finish the active batch, close every connection), in
    * milliseconds; past it the process exits with status 1.

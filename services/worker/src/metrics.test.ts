@@ -172,7 +172,7 @@ describe("notifications", () => {
 });
 
 describe("queue job counts", () => {
-  it("are read from Redis at each scrape, for the persist and the notifications queues", async () => {
+  it("are read from Redis at each scrape, for the persist, the notifications and the accounts queues", async () => {
     const fixture = startWorker();
     const conversationId = await seedGroupId(models);
     await fixture.queue.add("message", fakeMessage(conversationId, 1), { jobId: "later-1", delay: 60_000 });
@@ -182,6 +182,7 @@ describe("queue job counts", () => {
     expect(text).toContain('parley_queue_jobs{queue="persist",state="delayed"} 2');
     for (const state of ["waiting", "active", "failed"]) expect(text).toContain(`parley_queue_jobs{queue="persist",state="${state}"} 0`);
     expect(text).toContain('parley_queue_jobs{queue="notifications",state="waiting"} 0');
+    expect(text).toContain('parley_queue_jobs{queue="accounts",state="waiting"} 0');
   });
 
   it("leave out a queue whose counts cannot be read, and the scrape still succeeds", async () => {
@@ -205,7 +206,7 @@ describe("queue job counts", () => {
     const registry = new Registry();
     new WorkerMetrics(registry);
     const text = await registry.metrics();
-    for (const queue of ["persist", "notifications"]) {
+    for (const queue of ["persist", "notifications", "accounts"]) {
       expect(text).toContain(`parley_worker_jobs_failed_total{queue="${queue}"} 0`);
       expect(text).toContain(`parley_worker_job_retries_total{queue="${queue}"} 0`);
     }

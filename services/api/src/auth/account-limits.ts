@@ -10,7 +10,9 @@
  *    bounded, yet never lock the owner out where they usually log in.
  *
  * Unknown usernames take the `login` token too, so that refusals do not tell which usernames exist.
- * A registration takes a `register` token (client address) before its hash.
+ * A registration takes a `register` token (client address) before its hash. A logged-in user's
+ * password check (password change, account deletion) takes a `login` token of their username, with no
+ * address exempt.
  */
 import type { Logger } from "@parley/shared/logger";
 import { addressSubject, loginPairSubject, loginSubject, type RateLimiter } from "@parley/shared/rate-limit";
@@ -65,6 +67,17 @@ export class AccountLimits {
    */
   async beforeRegistration(address: string): Promise<void> {
     await this.options.limiter.check(addressSubject(address), "register");
+  }
+
+  /**
+   * Before a logged-in user's password is checked (a password change, an account's deletion): a
+   * `login` token of their username, whatever the address, so that someone holding a stolen access
+   * token cannot guess the password any faster than by logging in.
+   * @throws {RateLimitedError} when the bucket is empty.
+   * @throws {UnavailableError} when Redis cannot answer.
+   */
+  async beforePasswordCheck(username: string): Promise<void> {
+    await this.options.limiter.check(loginSubject(username), "login");
   }
 
   /** Records that `userId` logged in (or registered) from `address`. Never throws: a failure is logged. */

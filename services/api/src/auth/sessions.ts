@@ -180,7 +180,21 @@ export class Sessions {
    * Returns how many were revoked.
    */
   async revokeAll(userId: string, reason: SessionRevokeReason, options: { except?: string } = {}, now = new Date()): Promise<number> {
-    const ids = (await this.activeSessions(userId, now)).map((s) => s._id.toHexString()).filter((id) => id !== options.except);
+    return this.revokeActive(userId, await this.sessionIdsOf(userId), reason, options, now);
+  }
+
+  /**
+   * Revokes those of `sessionIds` (sessions of `userId`) that are still active, but `except`: for the
+   * sessions of an account whose list was just emptied (its deletion). Returns how many were revoked.
+   */
+  async revokeActive(
+    userId: string,
+    sessionIds: readonly Types.ObjectId[],
+    reason: SessionRevokeReason,
+    options: { except?: string } = {},
+    now = new Date(),
+  ): Promise<number> {
+    const ids = (await this.activeAmong(sessionIds, now)).map((s) => s._id.toHexString()).filter((id) => id !== options.except);
     await this.revoke(userId, ids, reason, now);
     return ids.length;
   }
@@ -212,9 +226,13 @@ export class Sessions {
 
   /** The active sessions of `userId`, most recently used first; read by `_id` from the user's list. */
   private async activeSessions(userId: string, now: Date): Promise<SessionDoc[]> {
-    const ids = await this.sessionIdsOf(userId);
+    return this.activeAmong(await this.sessionIdsOf(userId), now);
+  }
+
+  /** Those of the sessions `ids` that are active, most recently used first. */
+  private async activeAmong(ids: readonly Types.ObjectId[], now: Date): Promise<SessionDoc[]> {
     if (ids.length === 0) return [];
-    const docs = await this.deps.models.Session.find({ _id: { $in: ids } }).lean<SessionDoc[]>().exec();
+    const docs = await this.deps.models.Session.find({ _id: { $in: [...ids] } }).lean<SessionDoc[]>().exec();
     return docs.filter((doc) => isSessionActive(doc, now)).sort((a, b) => b.lastUsedAt.getTime() - a.lastUsedAt.getTime());
   }
 

@@ -36,12 +36,12 @@ export async function findMemberConversation(
 }
 
 /**
- * Requires every user of `userIds` to exist.
+ * Requires every user of `userIds` to exist, and not to be a deleted account.
  * @throws {NotFoundError} naming the users that do not.
  */
 export async function requireUsers(models: Pick<Models, "User">, userIds: readonly string[]): Promise<void> {
   if (userIds.length === 0) return;
-  const found = await models.User.find({ _id: { $in: userIds.map(oid) } }, { _id: 1 })
+  const found = await models.User.find({ _id: { $in: userIds.map(oid) }, deletedAt: null }, { _id: 1 })
     .lean<{ _id: Types.ObjectId }[]>()
     .exec();
   const existing = new Set(found.map((u) => hex(u._id)));

@@ -5,7 +5,7 @@
  */
 import { Types } from "mongoose";
 
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@parley/shared/errors";
+import { AppError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@parley/shared/errors";
 import type { ConversationDoc } from "@parley/shared/models";
 import { MAX_GROUP_MEMBERS, type Conversation } from "@parley/shared/schemas";
 
@@ -102,17 +102,10 @@ export async function removeMember(
     throw new NotFoundError("That user is not a member of this conversation");
   }
 
-  const target = oid(userId);
-  const { Conversation } = deps.models;
-  let updated = await Conversation.findOneAndUpdate(
-    { _id: doc._id, members: target, ...(leaving ? {} : { admins: oid(callerId) }) },
-    { $pull: { members: target, admins: target }, $inc: { membersVersion: 1 } },
-    { returnDocument: "after" },
-  )
-    .lean<ConversationDoc>()
-    .exec();
+  let updated = await pullMember(deps, doc, userId, leaving ? {} : { admins: oid(callerId) });
   if (!updated) throw new ConflictError("The conversation changed meanwhile; try again");
 
+  const { Conversation } = deps.models;
   const heir = updated.admins.length === 0 ? updated.members[0] : undefined;
   if (heir) {
     // Conditional, so two concurrent departures cannot both promote someone.
@@ -128,4 +121,66 @@ export async function removeMember(
   const conversation = await storeMembership(deps, updated, [userId]);
   deps.events.memberLeft(conversation, userId);
   return conversation;
+}
+
+/**
+ * Takes `userId` out of the members and admins of `doc` in one conditional update (also on `extra`),
+ * bumping `membersVersion`. Resolves with the new state, or null when the condition no longer held.
+ */
+async function pullMember(
+  deps: Pick<ConversationDeps, "models">,
+  doc: ConversationDoc,
+  userId: string,
+  extra: Record<string, unknown>,
+): Promise<ConversationDoc | null> {
+  const target = oid(userId);
+  return deps.models.Conversation.findOneAndUpdate(
+    { _id: doc._id, members: target, ...extra },
+    { $pull: { members: target, admins: target }, $inc: { membersVersion: 1 } },
+    { returnDocument: "after" },
+  )
+    .lean<ConversationDoc>()
+    .exec();
+}
+
+/**
+ * `userId` leaves `conversationId`, whatever its type: a group as {@link removeMember} of oneself
+ * (admin succession included); a direct conversation too, which then has the other member alone, who
+ * gets `conversation:updated`. For an account's deletion. Nothing happens when the user is no longer
+ * a member (their cached list of conversations was stale).
+ */
+export async function leaveConversation(deps: ConversationDeps, conversationId: string, userId: string): Promise<void> {
+  const doc = await deps.models.Conversation.findById(oid(conversationId)).lean<ConversationDoc>().exec();
+  if (!doc || !doc.members.some((m) => m.equals(userId))) {
+    await deps.cache.forgetConversationsOf([userId]);
+    return;
+  }
+  if (doc.type === "group") {
+    try {
+      await removeMember(deps, conversationId, userId, userId);
+    } catch (err) {
+      // Gone meanwhile, or the user left by another request: there is nothing left to do.
+      if (err instanceof AppError && ["NOT_FOUND", "FORBIDDEN", "CONFLICT"].includes(err.code)) return;
+      throw err;
+    }
+    return;
+  }
+  const updated = await pullMember(deps, doc, userId, {});
+  if (!updated) return;
+  const conversation = await storeMembership(deps, updated, [userId]);
+  deps.events.memberLeft(conversation, userId);
+}
+
+/** Conversations left at once by {@link leaveEveryConversation}. */
+const LEAVE_CONCURRENCY = 8;
+
+/**
+ * `userId` leaves every conversation they are a member of, found as the gateway finds them
+ * (`ConversationCache.conversationsOf`), a few at a time. For an account's deletion.
+ */
+export async function leaveEveryConversation(deps: ConversationDeps, userId: string): Promise<void> {
+  const ids = await deps.cache.conversationsOf(userId);
+  for (let i = 0; i < ids.length; i += LEAVE_CONCURRENCY) {
+    await Promise.all(ids.slice(i, i + LEAVE_CONCURRENCY).map((id) => leaveConversation(deps, id, userId)));
+  }
 }

@@ -7,18 +7,13 @@ import { Router } from "express";
 import { Types } from "mongoose";
 
 import { NotFoundError } from "@parley/shared/errors";
-import { toPublicUser, type UserDoc } from "@parley/shared/models";
+import { PUBLIC_USER_FIELDS, toPublicUser, type PublicUserDoc } from "@parley/shared/models";
 import { BlockBody, IdParams, UserSearchQuery } from "@parley/shared/schemas";
 
 import type { ApiContext } from "../context.js";
 import { callerOf } from "../http/authenticate.js";
 import { parseBody, parseParams, parseQuery } from "../http/validate.js";
 import { blockUser, listBlocks, unblockUser } from "../users/blocks.js";
-
-/** Only what {@link toPublicUser} shows: never the password hash. */
-const PUBLIC_FIELDS = { username: 1, displayName: 1, createdAt: 1 } as const;
-
-type PublicUserDoc = Pick<UserDoc, "_id" | "username" | "displayName" | "createdAt">;
 
 /** `s` with every regular-expression metacharacter escaped, to match it literally. */
 export function escapeRegExp(s: string): string {
@@ -54,8 +49,10 @@ export function usersRoutes(ctx: Pick<ApiContext, "models" | "cache" | "blocks">
 
   router.get("/", async (req, res) => {
     const { q, limit } = parseQuery(req, UserSearchQuery);
-    // Anchored and case-folded, so the unique index on usernameLower serves it as a range scan.
-    const users = await models.User.find({ usernameLower: { $regex: `^${escapeRegExp(q.toLowerCase())}` } }, PUBLIC_FIELDS)
+    // Anchored and case-folded, so the unique index on usernameLower serves it as a range scan. Never a
+    // deleted account (whose usernameLower, `deleted:<id>`, a query with ':' would otherwise match).
+    const filter = { usernameLower: { $regex: `^${escapeRegExp(q.toLowerCase())}` }, deletedAt: null };
+    const users = await models.User.find(filter, PUBLIC_USER_FIELDS)
       .sort({ usernameLower: 1 })
       .limit(limit)
       .lean<PublicUserDoc[]>()
@@ -65,7 +62,8 @@ export function usersRoutes(ctx: Pick<ApiContext, "models" | "cache" | "blocks">
 
   router.get("/:id", async (req, res) => {
     const { id } = parseParams(req, IdParams);
-    const user = await models.User.findById(new Types.ObjectId(id), PUBLIC_FIELDS).lean<PublicUserDoc>().exec();
+    // A deleted account is found too, and shown as "Deleted user": its messages still name it.
+    const user = await models.User.findById(new Types.ObjectId(id), PUBLIC_USER_FIELDS).lean<PublicUserDoc>().exec();
     if (!user) throw new NotFoundError("User not found");
     res.json({ user: toPublicUser(user) });
   });

@@ -13,16 +13,19 @@ import { createEmitter } from "@parley/shared/emitter";
 import { connectMongo, Health, mongoReady, redisReady } from "@parley/shared/lifecycle";
 import { createLogger } from "@parley/shared/logger";
 import { createModels, type Models } from "@parley/shared/models";
-import { createPersistQueue, type PersistQueue } from "@parley/shared/queues";
+import { createAccountQueue, createPersistQueue, type AccountQueue, type PersistQueue } from "@parley/shared/queues";
 import { createRedis } from "@parley/shared/redis";
 import { redisKeys, type RedisKeys } from "@parley/shared/redis-keys";
-import type { Conversation, PublicUser } from "@parley/shared/schemas";
+import { conversationRoom, type MessagePersisted } from "@parley/shared/events";
+import type { AuthSession, Conversation, Message, PublicUser } from "@parley/shared/schemas";
 import type { Redis } from "ioredis";
 
 import { ONE_ADDRESS_LIMITS } from "../../../../scripts/lib/one-address-limits.js";
 import { TEST_JWT_SECRET, testMongoUrl, uniqueSuffix } from "../../../../test/helpers/env.js";
+import { collect, eventually } from "../../../../test/helpers/events.js";
 import { useRedisServer } from "../../../../test/helpers/redis.js";
 import { startSocketProbe, type SocketProbe } from "../../../../test/helpers/socket-probe.js";
+import { createWorker, type ParleyWorker } from "../../../worker/src/app.js";
 import { createApi, type ApiDeps } from "../app.js";
 import { apiConfigSchema, type ApiConfig } from "../config.js";
 
@@ -63,6 +66,8 @@ export interface ApiHarness {
   readonly models: Models;
   readonly mongo: Connection;
   readonly queue: PersistQueue;
+  /** The accounts queue the API adds erasures to. */
+  readonly accounts: AccountQueue;
   readonly keys: RedisKeys;
   readonly probe: SocketProbe;
   /** Builds another app on the same connections with some dependencies replaced, on a new port. */
@@ -70,6 +75,13 @@ export interface ApiHarness {
   request(method: string, path: string, options?: RequestOptions): Promise<TestResponse>;
   /** Registers a user with a unique username starting with `prefix`. */
   registerUser(prefix?: string): Promise<TestUser>;
+  /** Opens another session of `user` (its password is the one {@link registerUser} gives). */
+  login(user: TestUser, device?: string): Promise<AuthSession>;
+  /**
+   * Posts `content` as `as` in `conversationId` and resolves with the message once the worker stored
+   * it (`message:persisted`); only with `worker: true`.
+   */
+  postStored(as: TestUser, conversationId: string, content: string): Promise<Message>;
   /** Creates a group owned by `owner` with `members`, and returns it. */
   createGroup(owner: TestUser, members: TestUser[], name?: string): Promise<Conversation>;
   /** A unique username starting with `prefix`. */
@@ -85,6 +97,12 @@ export interface UseApiOptions {
    * in `X-Forwarded-For` (the harness's loopback client is a trusted proxy).
    */
   env?: Record<string, string>;
+  /**
+   * Also run the worker (persistence, erasures) in this process, on the same Redis and database, as a
+   * cluster does.
+   * @default false
+   */
+  worker?: boolean;
 }
 
 /** Starts everything before the file's tests and stops it after them. Use the harness inside tests only. */
@@ -98,9 +116,11 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
         mongo: Connection;
         probe: SocketProbe;
         servers: Server[];
+        worker?: { worker: ParleyWorker; queueRedis: Redis };
       }
     | undefined;
   let counter = 0;
+  const PASSWORD = "correct horse battery";
 
   const current = () => {
     if (!state) throw new Error("the API harness is not started yet");
@@ -134,23 +154,47 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
     const models = createModels(mongo);
     await Promise.all(Object.values(models).map((model) => model.init()));
     const queue = createPersistQueue(redis, config.QUEUE_PREFIX);
+    const accounts = createAccountQueue(redis, config.QUEUE_PREFIX);
     const emitter = createEmitter(redis, log);
     const health = new Health({ redis: redisReady(redis), mongo: mongoReady(mongo) });
-    const deps: ApiDeps = { config, log, redis, models, queue, emitter, health };
+    const deps: ApiDeps = { config, log, redis, models, queue, accounts, emitter, health };
     const { server, baseUrl } = await serve(deps);
     const probe = await startSocketProbe(redisServer.url);
     state = { baseUrl, deps, redis, mongo, probe, servers: [server] };
+    if (options.worker) {
+      const workerLog = createLogger({ service: "worker", node: `worker-test-${label}`, level: config.LOG_LEVEL });
+      const queueRedis = createRedis(config.REDIS_URL, { name: "worker-test-queue", log: workerLog, blocking: true });
+      const worker = createWorker({
+        queueRedis,
+        redis,
+        models,
+        config: {
+          QUEUE_PREFIX: config.QUEUE_PREFIX,
+          REDIS_PREFIX: config.REDIS_PREFIX,
+          STREAM_TTL_SECONDS: config.STREAM_TTL_SECONDS,
+          PERSIST_BATCH_SIZE: 50,
+          PERSIST_BATCH_WAIT_MS: 5,
+          PERSIST_MAX_CONCURRENT_WRITES: 2,
+        },
+        log: workerLog,
+      });
+      state.worker = { worker, queueRedis };
+    }
   });
 
   afterAll(async () => {
     if (!state) return;
-    const { servers, probe, deps, redis, mongo } = state;
+    const { servers, probe, deps, redis, mongo, worker } = state;
     for (const server of servers) {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+    if (worker) {
+      await worker.worker.close();
+      await worker.queueRedis.quit();
+    }
     await probe.close();
-    await deps.queue.close();
+    await Promise.all([deps.queue.close(), deps.accounts.close()]);
     await redis.quit();
     await mongo.dropDatabase().catch(() => {});
     await mongo.close();
@@ -174,6 +218,9 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
     },
     get queue() {
       return current().deps.queue;
+    },
+    get accounts() {
+      return current().deps.accounts;
     },
     get keys() {
       return redisKeys(current().deps.config.REDIS_PREFIX);
@@ -216,7 +263,7 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
 
     async registerUser(prefix = "u") {
       const username = harness.username(prefix);
-      const res = await harness.request("POST", "/api/auth/register", { body: { username, password: "correct horse battery" } });
+      const res = await harness.request("POST", "/api/auth/register", { body: { username, password: PASSWORD } });
       if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
       return {
         id: res.body.user.id,
@@ -226,6 +273,25 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
         sessionId: res.body.sessionId,
         user: res.body.user,
       };
+    },
+
+    async login(user, device) {
+      const res = await harness.request("POST", "/api/auth/login", { body: { username: user.username, password: PASSWORD, ...(device ? { device } : {}) } });
+      if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body as AuthSession;
+    },
+
+    async postStored(as, conversationId, content) {
+      if (!current().worker) throw new Error("postStored() needs useApi(…, { worker: true })");
+      const persisted = collect<MessagePersisted>(await harness.probe.join([conversationRoom(conversationId)]), "message:persisted");
+      const res = await harness.request("POST", `/api/conversations/${conversationId}/messages`, {
+        token: as.token,
+        body: { clientMsgId: `c-${counter++}-${uniqueSuffix()}`, content },
+      });
+      if (res.status !== 201) throw new Error(`post failed: ${res.status} ${JSON.stringify(res.body)}`);
+      const message = res.body.message as Message;
+      await eventually(() => persisted.some((p) => p.id === message.id), 10_000, "message stored");
+      return message;
     },
 
     async createGroup(owner, members, name = "group") {

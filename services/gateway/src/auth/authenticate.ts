@@ -1,5 +1,6 @@
 /**
- * Handshake middleware: a socket connects only with a valid access token of an existing user.
+ * Handshake middleware: a socket connects only with a valid access token of an existing user, not of
+ * a deleted account.
  * Refusals reach the client as `connect_error` with `err.data.code`.
  */
 import type { ExtendedError } from "socket.io";
@@ -29,7 +30,8 @@ export function authenticate({ secret, models, log }: AuthenticateDeps) {
       const { userId, sessionId, expiresAt } = verifyAccessToken(tokenOf(socket), secret);
       let exists: unknown;
       try {
-        exists = await models.User.exists({ _id: new Types.ObjectId(userId) });
+        // A deleted account keeps its document (a tombstone): it does not count. By _id, a key lookup.
+        exists = await models.User.exists({ _id: new Types.ObjectId(userId), deletedAt: null });
       } catch (err) {
         log.error({ err }, "user lookup failed during handshake");
         throw new UnavailableError("Service temporarily unavailable, retry shortly");

@@ -47,6 +47,7 @@ const LIMITS: RateLimits = {
   refresh: { ratePerSecond: 0.01, burst: 2 },
   search: { ratePerSecond: 0.01, burst: 1 },
   conversation: { ratePerSecond: 0.01, burst: 1 },
+  account: { ratePerSecond: 0.01, burst: 1 },
 };
 
 interface TestNode {

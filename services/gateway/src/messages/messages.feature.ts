@@ -1,6 +1,6 @@
 /** Sending and changing messages: `message:send`, `message:edit`, `message:delete`, `message:react`. */
 import { conversationRoom } from "@parley/shared/events";
-import { MessageChanges, type MessageChange } from "@parley/shared/messages/message-changes";
+import { MessageChanges, emitChange, type MessageChange } from "@parley/shared/messages/message-changes";
 
 import type { FeatureContext, GatewayFeature } from "../lib/feature.js";
 import type { GatewayServer } from "../lib/types.js";
@@ -37,18 +37,6 @@ export function messagesFeature({ io, pipeline, cache, redis, keys, queue, confi
 
 /** Sends a change to every socket in its conversation's room, on every node, but the one that made it. */
 function publishChange(io: GatewayServer, change: MessageChange, exceptSocketId: string | undefined): void {
-  const { message } = change;
-  const room = io.to(conversationRoom(message.conversationId));
-  const target = exceptSocketId ? room.except(exceptSocketId) : room;
-  switch (change.type) {
-    case "updated":
-      target.emit("message:updated", message);
-      break;
-    case "deleted":
-      target.emit("message:deleted", { id: message.id, conversationId: message.conversationId });
-      break;
-    case "reaction":
-      target.emit("message:reaction", change.reaction);
-      break;
-  }
+  const room = io.to(conversationRoom(change.message.conversationId));
+  emitChange(exceptSocketId ? room.except(exceptSocketId) : room, change);
 }

@@ -120,6 +120,19 @@ describe("MessageReader", () => {
     expect(older).toEqual({ messages: expected.slice(0, 12), hasOlder: false });
   });
 
+  it("gives stored messages of any conversations their newest state from the overlays, in the order given", async () => {
+    const alice = oid();
+    const [one, two] = [await conversation([alice]), await conversation([alice])];
+    const sent = [...(await sendMany(one, alice, 3)), ...(await sendMany(two, alice, 2))];
+    await store(sent);
+    const edited = (await changes.edit(alice, { conversationId: one, messageId: sent[1]!.id, content: "edited" })).message;
+    const deleted = (await changes.delete(alice, { conversationId: two, messageId: sent[4]!.id })).message;
+
+    const stored = [sent[4]!, sent[0]!, sent[3]!, sent[1]!];
+    expect(await pipeline.reader.latest(stored)).toEqual([deleted, sent[0], sent[3], edited]);
+    expect(await pipeline.reader.latest([])).toEqual([]);
+  });
+
   it("skips a seq nothing holds instead of inventing it", async () => {
     const alice = oid();
     const conv = await conversation([alice]);
@@ -207,6 +220,37 @@ describe("MessageChanges", () => {
     await changes.delete(alice, ref);
     await expect(changes.edit(alice, { ...ref, content: "revive" })).rejects.toMatchObject({ code: "NOT_FOUND" });
     await expect(changes.react(bob, { ...ref, emoji: "👍" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  it("erases a sender's message whether or not they are still a member, once, like a delete", async () => {
+    const [alice, bob] = [oid(), oid()];
+    const conv = await conversation([alice, bob]);
+    const [old, recent, bobs] = [...(await sendMany(conv, alice, 2)), ...(await sendMany(conv, bob, 1, 3))];
+    // The older message only in MongoDB, and alice no longer a member.
+    await store([old!]);
+    await redis.xtrim(keys.conversationStream(conv), "MINID", 2);
+    await models.Conversation.updateOne({ _id: conv }, { $pull: { members: new Types.ObjectId(alice) }, $inc: { membersVersion: 1 } });
+    await new ConversationCache(redis, keys, models).load(conv);
+    await expect(changes.delete(alice, { conversationId: conv, messageId: recent!.id })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    published.length = 0;
+
+    for (const message of [recent!, old!]) {
+      const erased = await changes.erase(alice, { conversationId: conv, messageId: message.id });
+      expect(erased).toEqual({ changed: true, message: { ...message, content: "", rev: 1, deletedAt: expect.any(String) } });
+      expect((await queue.getJob(messageJobId(erased.message)))?.data).toEqual(erased.message);
+      expect(await changes.erase(alice, { conversationId: conv, messageId: message.id })).toEqual({ changed: false, message: erased.message });
+    }
+    expect(published.map((c) => [c.type, c.message.id])).toEqual([
+      ["deleted", recent!.id],
+      ["deleted", old!.id],
+    ]);
+    await expect(changes.erase(alice, { conversationId: conv, messageId: bobs!.id })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(changes.erase(alice, { conversationId: conv, messageId: oid() })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect((await pipeline.reader.after(conv, 0, 10)).messages.map((m) => [m.id, m.content])).toEqual([
+      [old!.id, ""],
+      [recent!.id, ""],
+      [bobs!.id, bobs!.content],
+    ]);
   });
 
   it(`allows at most ${MAX_REACTIONS_PER_MESSAGE} distinct emoji, but more users on one`, async () => {

@@ -5,7 +5,7 @@
  * and queued for the worker, which stores the highest rev it sees.
  */
 import { ForbiddenError, NotFoundError, UnavailableError, ValidationError } from "../errors.js";
-import type { MessageReaction } from "../events.js";
+import type { MessageReaction, ServerToClientEvents } from "../events.js";
 import type { Logger } from "../logger.js";
 import { enqueueMessage, type PersistQueue } from "../queues.js";
 import { Script, type RedisClient } from "../redis.js";
@@ -15,10 +15,11 @@ import { refuseBlockedLua, requireMemberLua, type ConversationCache } from "./co
 import { FIND_RECENT_LUA, wellFormed, type MessageReader } from "./message-reader.js";
 
 /**
- * One change. The message's state comes from the overlay, else the stream, else ARGV[8] (its stored
- * state, which the caller loads from MongoDB when the script answered LOAD).
+ * The body of one change, after the caller's membership is checked (or deliberately not, for
+ * {@link eraseScript}). The message's state comes from the overlay, else the stream, else ARGV[8] (its
+ * stored state, which the caller loads from MongoDB when the script answered LOAD).
  *
- * Rules: the caller must be a member; edit and delete are the sender's only; a deleted message cannot
+ * Rules (membership is checked before, see {@link changeScript}): edit and delete are the sender's only; a deleted message cannot
  * be edited or reacted to (deleting it again changes nothing); an edit to the same content changes
  * nothing; a reaction toggles the caller's one with that emoji, and a message holds at most ARGV[6]
  * distinct emoji. A delete removes the content and the reactions. In a direct conversation where one
@@ -27,19 +28,10 @@ import { FIND_RECENT_LUA, wellFormed, type MessageReader } from "./message-reade
  * KEYS: members, members version, overlay, stream, blocked flag.
  * ARGV: op ('edit' | 'delete' | 'react'), user id, message id, content or emoji (or ''), now (ISO),
  * most distinct emoji, overlay TTL (s), stored state JSON (or '').
- * Returns {'OK', json, added (0|1)} | {'UNCHANGED', json} | {'MISS'} (membership not cached) |
- * {'FORBIDDEN'} | {'BLOCKED'} | {'NOT_SENDER'} | {'LOAD'} | {'DELETED'} | {'TOO_MANY'}.
+ * Returns {'OK', json, added (0|1)} | {'UNCHANGED', json} | {'NOT_SENDER'} | {'LOAD'} | {'DELETED'} |
+ * {'TOO_MANY'}.
  */
-const changeScript = new Script<
-  | [status: "OK", json: string, added: 0 | 1]
-  | [status: "UNCHANGED", json: string]
-  | [status: "MISS" | "FORBIDDEN" | "BLOCKED"]
-  | [status: "NOT_SENDER" | "LOAD" | "DELETED" | "TOO_MANY"]
->(
-  "change-message",
-  `${FIND_RECENT_LUA}
-${requireMemberLua({ members: "KEYS[1]", membersVersion: "KEYS[2]", user: "ARGV[2]" })}
-${refuseBlockedLua({ blocked: "KEYS[5]", unless: "ARGV[1] == 'delete'" })}
+const CHANGE_LUA = `
 local json = find_recent(KEYS[4], KEYS[3], ARGV[3])
 if not json then
   if ARGV[8] == '' then return {'LOAD'} end
@@ -89,7 +81,36 @@ local changed = cjson.encode(m)
 redis.call('HSET', KEYS[3], ARGV[3], changed)
 redis.call('EXPIRE', KEYS[3], ARGV[7])
 return {'OK', changed, added}
-`,
+`;
+
+/** What {@link CHANGE_LUA} answers. */
+type ChangeReply =
+  | [status: "OK", json: string, added: 0 | 1]
+  | [status: "UNCHANGED", json: string]
+  | [status: "NOT_SENDER" | "LOAD" | "DELETED" | "TOO_MANY"];
+
+/**
+ * One change by a member: {@link CHANGE_LUA} behind the membership check, which also answers
+ * {'MISS'} (membership not cached) and {'FORBIDDEN'} (not a member), and the block check of a direct
+ * conversation, which answers {'BLOCKED'} to anything but a delete.
+ */
+const changeScript = new Script<ChangeReply | [status: "MISS" | "FORBIDDEN" | "BLOCKED"]>(
+  "change-message",
+  `${FIND_RECENT_LUA}
+${requireMemberLua({ members: "KEYS[1]", membersVersion: "KEYS[2]", user: "ARGV[2]" })}
+${refuseBlockedLua({ blocked: "KEYS[5]", unless: "ARGV[1] == 'delete'" })}
+${CHANGE_LUA}`,
+);
+
+/**
+ * A delete by the sender whether or not they are still a member: the erasure of a deleted account's
+ * messages, after the account left every conversation. Same keys, arguments and answers as
+ * {@link CHANGE_LUA}, with op 'delete'.
+ */
+const eraseScript = new Script<ChangeReply>(
+  "erase-message",
+  `${FIND_RECENT_LUA}
+${CHANGE_LUA}`,
 );
 
 /** A change to deliver to the conversation's room. */
@@ -103,6 +124,32 @@ export type MessageChange =
  * it, which gets the new state in its ack instead.
  */
 export type PublishChange = (change: MessageChange, exceptSocketId: string | undefined) => void;
+
+/** Where {@link emitChange} sends: a room of a Socket.IO server, or of the Redis emitter. */
+export interface ChangeTarget {
+  emit(event: "message:updated", ...args: Parameters<ServerToClientEvents["message:updated"]>): unknown;
+  emit(event: "message:deleted", ...args: Parameters<ServerToClientEvents["message:deleted"]>): unknown;
+  emit(event: "message:reaction", ...args: Parameters<ServerToClientEvents["message:reaction"]>): unknown;
+}
+
+/**
+ * Sends a change to `target` as its event: `message:updated` with the new state, `message:deleted`
+ * with the message's id and conversation only, `message:reaction` with the reaction.
+ */
+export function emitChange(target: ChangeTarget, change: MessageChange): void {
+  const { message } = change;
+  switch (change.type) {
+    case "updated":
+      target.emit("message:updated", message);
+      break;
+    case "deleted":
+      target.emit("message:deleted", { id: message.id, conversationId: message.conversationId });
+      break;
+    case "reaction":
+      target.emit("message:reaction", change.reaction);
+      break;
+  }
+}
 
 export interface MessageChangesDeps {
   redis: RedisClient;
@@ -128,7 +175,7 @@ export interface ChangeResult {
   changed: boolean;
 }
 
-type Operation = "edit" | "delete" | "react";
+type Operation = "edit" | "delete" | "react" | "erase";
 
 const ATTEMPTS = 3;
 
@@ -156,6 +203,20 @@ export class MessageChanges {
   async delete(userId: string, input: DeleteMessage, origin?: { socketId: string }): Promise<ChangeResult> {
     const { message, changed } = await this.apply("delete", userId, input, "");
     if (changed) this.publish({ type: "deleted", message }, origin);
+    await enqueueMessage(this.deps.queue, message);
+    return { message, changed };
+  }
+
+  /**
+   * Deletes one of `senderId`'s messages as {@link delete} does (the room gets `message:deleted`,
+   * the deleted state is queued for the worker), whether or not the sender is still a member: for the
+   * erasure of a deleted account's messages. Erasing a deleted message changes nothing and succeeds.
+   * @throws {NotFoundError} no such message (in that conversation).
+   * @throws {ForbiddenError} `senderId` did not send it.
+   */
+  async erase(senderId: string, input: DeleteMessage): Promise<ChangeResult> {
+    const { message, changed } = await this.apply("erase", senderId, input, "");
+    if (changed) this.publish({ type: "deleted", message }, undefined);
     await enqueueMessage(this.deps.queue, message);
     return { message, changed };
   }
@@ -207,8 +268,8 @@ export class MessageChanges {
       keys.conversationBlocked(conversationId),
     ];
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      const reply = await this.deps.cache.runWithState(conversationId, () => changeScript.run(redis, scriptKeys, [
-        op,
+      const args = [
+        op === "erase" ? "delete" : op,
         userId,
         messageId,
         arg,
@@ -216,7 +277,11 @@ export class MessageChanges {
         MAX_REACTIONS_PER_MESSAGE,
         this.deps.overlayTtlSeconds ?? 604_800,
         stored ? JSON.stringify(stored) : "",
-      ]));
+      ];
+      const reply =
+        op === "erase"
+          ? await eraseScript.run(redis, scriptKeys, args)
+          : await this.deps.cache.runWithState(conversationId, () => changeScript.run(redis, scriptKeys, args));
       switch (reply[0]) {
         case "OK":
           return { message: JSON.parse(reply[1]) as Message, changed: true, added: reply[2] === 1 };

@@ -229,6 +229,32 @@ export class MessageReader {
       .exec();
     const messages = docs.map(messageToWire);
     if (messages.length === 0 || overlaySize === 0) return messages;
+    return this.withOverlay(conversationId, messages);
+  }
+
+  /**
+   * `messages` (stored states, of any conversations) in their latest state: each one replaced by its
+   * overlay state where that is newer. One HMGET per conversation; the order is kept.
+   */
+  async latest(messages: readonly Message[]): Promise<Message[]> {
+    const byConversation = new Map<string, number[]>();
+    messages.forEach((message, i) => {
+      const at = byConversation.get(message.conversationId);
+      if (at) at.push(i);
+      else byConversation.set(message.conversationId, [i]);
+    });
+    const result = [...messages];
+    await Promise.all(
+      [...byConversation].map(async ([conversationId, at]) => {
+        const newer = await this.withOverlay(conversationId, at.map((i) => messages[i]!));
+        newer.forEach((message, j) => (result[at[j]!] = message));
+      }),
+    );
+    return result;
+  }
+
+  /** `messages` of one conversation, each replaced by its overlay state where that is newer. */
+  private async withOverlay(conversationId: string, messages: readonly Message[]): Promise<Message[]> {
     const newer = await this.deps.redis.hmget(
       this.deps.keys.conversationOverlay(conversationId),
       ...messages.map((m) => m.id),

@@ -8,8 +8,9 @@ import { z } from "zod";
 
 import type { Logger } from "@parley/shared/logger";
 import { QUEUE_NAMES, type NotificationJobName, type NotificationJobs } from "@parley/shared/queues";
-import { Message, ObjectIdString, fieldIssues } from "@parley/shared/schemas";
+import { Message, ObjectIdString } from "@parley/shared/schemas";
 
+import { isFinalFailure, parseJobData } from "../jobs.js";
 import type { WorkerMetrics } from "../metrics.js";
 
 import { PermanentDeliveryError, RetryLaterError, type NotificationSender } from "./notification-sender.js";
@@ -57,14 +58,7 @@ export function createNotifyWorker({ connection, prefix, sender, concurrency, lo
     QUEUE_NAMES.notifications,
     async (job) => {
       if (job.name !== "message") throw new UnrecoverableError(`unknown job name '${job.name}'`);
-      const parsed = MessageNotificationJobData.safeParse(job.data);
-      if (!parsed.success) {
-        const summary = fieldIssues(parsed.error)
-          .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
-          .join("; ");
-        throw new UnrecoverableError(`invalid notification job data: ${summary}`);
-      }
-      const { userId, message } = parsed.data;
+      const { userId, message } = parseJobData(MessageNotificationJobData, job, "notification");
       try {
         await sender.send({ type: "message", userId, message }, { deliveryId: job.id ?? "", attempt: job.attemptsMade + 1 });
       } catch (err) {
@@ -87,7 +81,7 @@ export function createNotifyWorker({ connection, prefix, sender, concurrency, lo
   });
   worker.on("failed", (job, err) => {
     const attempts = job?.opts.attempts ?? 1;
-    const final = err instanceof UnrecoverableError || err.name === "UnrecoverableError" || (job?.attemptsMade ?? 0) >= attempts;
+    const final = isFinalFailure(job, err);
     metrics.notification(final ? "failed" : "retried");
     metrics.jobFailed(QUEUE_NAMES.notifications, final);
     // Name, message and cause code only: nothing of the request (URL, headers) goes to the logs.

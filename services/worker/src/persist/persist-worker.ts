@@ -15,9 +15,9 @@ import {
   type PersistJobs,
   type PointerJob,
 } from "@parley/shared/queues";
-import { LastSeenJobData, Message, PointerJobData, fieldIssues } from "@parley/shared/schemas";
-import type { z } from "zod";
+import { LastSeenJobData, Message, PointerJobData } from "@parley/shared/schemas";
 
+import { isFinalFailure, parseJobData } from "../jobs.js";
 import type { BatchKind, WorkerMetrics } from "../metrics.js";
 import { Batcher, type ItemOutcome } from "./batcher.js";
 import { SeqConflictError, type MessageStore } from "./message-store.js";
@@ -123,7 +123,7 @@ export function createPersistWorker(deps: PersistWorkerDeps): PersistWorker {
 
   const handlers: JobHandlers = {
     message: async (job) => {
-      const message = parseJob(Message, job);
+      const message = parseJobData(Message, job, job.name);
       try {
         await messages.add(message);
       } catch (err) {
@@ -134,10 +134,10 @@ export function createPersistWorker(deps: PersistWorkerDeps): PersistWorker {
       if (!message.rev) confirmPersisted(emitter, message, log);
     },
     pointer: async (job) => {
-      await pointers.add(parseJob(PointerJobData, job));
+      await pointers.add(parseJobData(PointerJobData, job, job.name));
     },
     "last-seen": async (job) => {
-      await lastSeen.add(parseJob(LastSeenJobData, job));
+      await lastSeen.add(parseJobData(LastSeenJobData, job, job.name));
     },
   };
 
@@ -177,16 +177,6 @@ export function createPersistWorker(deps: PersistWorkerDeps): PersistWorker {
   };
 }
 
-/** The job's data parsed with `schema`; data that can never be valid fails the job for good. */
-function parseJob<S extends z.ZodType>(schema: S, job: PersistJob): z.output<S> {
-  const parsed = schema.safeParse(job.data);
-  if (parsed.success) return parsed.data;
-  const summary = fieldIssues(parsed.error)
-    .map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
-    .join("; ");
-  throw new UnrecoverableError(`invalid ${job.name} job data: ${summary}`);
-}
-
 /** Tells the conversation's sockets, on every gateway, that a message is stored. Fire-and-forget. */
 function confirmPersisted(emitter: Emitter<ServerToClientEvents>, message: Message, log: Logger): void {
   const { id, conversationId, seq, clientMsgId } = message;
@@ -195,13 +185,6 @@ function confirmPersisted(emitter: Emitter<ServerToClientEvents>, message: Messa
   } catch (err) {
     log.warn({ err, messageId: id, conversationId }, "message:persisted not emitted");
   }
-}
-
-/** Whether a failed attempt was the job's last: it will not be retried and stays in the failed set. */
-function isFinalFailure(job: PersistJob | undefined, err: Error): boolean {
-  if (err instanceof UnrecoverableError || err.name === "UnrecoverableError") return true;
-  // BullMQ has already counted this attempt in attemptsMade when it emits `failed`.
-  return job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
 }
 
 /** Every failed attempt is logged; the last one, after which the job stays failed, as an error. */
