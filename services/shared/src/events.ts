@@ -280,11 +280,6 @@ export const clientEventSchemas = {
   "call:end": CallRef,
 } satisfies { [E in keyof ClientToServerEvents]: z.ZodType<unknown, EventPayload<E>> };
 
-/** Room of every socket of one session (one logged-in device), on every node. */
-export function sessionRoom(sessionId: string): string {
-  return `session:${sessionId}`;
-}
-
 /** Room of every socket of one user, on every node. */
 export function userRoom(userId: string): string {
   return `user:${userId}`;

@@ -2,7 +2,7 @@
  * What happens when a socket connects: it joins its user's room and the rooms of every conversation of
  * the user, then gets `session:ready`.
  */
-import { conversationRoom, sessionRoom, userRoom } from "@parley/shared/events";
+import { conversationRoom, userRoom } from "@parley/shared/events";
 import type { Logger } from "@parley/shared/logger";
 import type { ConversationCache } from "@parley/shared/messages/conversation-cache";
 
@@ -27,7 +27,7 @@ const LOOKUP_ATTEMPTS = 3;
 export async function startSession(socket: GatewaySocket, { node, cache, features, log }: SessionDeps): Promise<void> {
   const { userId } = socket.data;
   const started = performance.now();
-  await socket.join([userRoom(userId), sessionRoom(socket.data.sessionId)]);
+  await socket.join(userRoom(userId));
   let conversationIds: string[] | undefined;
   for (let attempt = 1; conversationIds === undefined; attempt++) {
     try {
