@@ -9,16 +9,18 @@ ARG NODE_IMAGE=node:26-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
+COPY packages/protocol/package.json packages/protocol/
 COPY services/shared/package.json services/shared/
 COPY services/gateway/package.json services/gateway/
 COPY services/api/package.json services/api/
 COPY services/worker/package.json services/worker/
 RUN npm install --no-audit --no-fund --ignore-scripts
+COPY packages/ packages/
 COPY services/ services/
 RUN npx tsc -b \
  && npm prune --omit=dev --no-audit --no-fund \
- && find services -name '*.test.*' -delete \
- && find services -name '*.tsbuildinfo' -delete
+ && find packages services -name '*.test.*' -delete \
+ && find packages services -name '*.tsbuildinfo' -delete
 
 # ---- runtime: compiled JavaScript and production dependencies only, as an unprivileged user --------
 FROM ${NODE_IMAGE} AS runtime
@@ -26,6 +28,8 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/packages/protocol/package.json packages/protocol/
+COPY --from=build /app/packages/protocol/dist packages/protocol/dist
 COPY --from=build /app/services/shared/package.json services/shared/
 COPY --from=build /app/services/shared/dist services/shared/dist
 COPY --from=build /app/services/gateway/package.json services/gateway/

@@ -32,8 +32,7 @@ import { Cluster as RedisCluster, Redis } from "ioredis";
 import { io, type Socket } from "socket.io-client";
 import { z } from "zod";
 
-import type { ClientToServerEvents, ServerToClientEvents } from "@parley/shared/events";
-import type { Message } from "@parley/shared/schemas";
+import type { ClientToServerEvents, Message, ServerToClientEvents } from "@parley/protocol";
 
 import { startCluster, type Cluster } from "./lib/cluster.js";
 import { startFerretDb, withDatabase } from "./lib/ferretdb.js";

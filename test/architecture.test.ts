@@ -1,6 +1,7 @@
 /**
  * Architecture rules the compiler does not enforce: no circular imports (within a service or across
- * features), and features of the gateway never import one another.
+ * features), features of the gateway never import one another, and the packages a browser loads
+ * (`@parley/protocol`, `@parley/client`) import nothing server-side.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +12,18 @@ import { describe, expect, it } from "vitest";
 import { ROOT } from "../scripts/lib/paths.js";
 
 const SERVICES = ["shared", "gateway", "api", "worker"];
+
+/** Every module specifier a TypeScript file imports or re-exports, dynamic imports included. */
+function importsOf(text: string): string[] {
+  return [...text.matchAll(/(?:from|import)\s*\(?\s*"([^"]+)"/g)].map((m) => m[1] ?? "");
+}
+
+/** The non-test TypeScript files under `dir`, recursively. */
+function sourcesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith(".ts") && !e.name.endsWith(".test.ts"))
+    .map((e) => join(e.parentPath, e.name));
+}
 
 describe("imports", () => {
   it.each(SERVICES)("of services/%s have no cycles", async (service) => {
@@ -37,5 +50,32 @@ describe("imports", () => {
       }
     }
     expect(crossings).toEqual([]);
+  });
+});
+
+describe("the protocol package", () => {
+  const dir = join(ROOT, "packages/protocol");
+
+  it("depends on zod alone", () => {
+    const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+    expect(Object.keys(manifest.dependencies ?? {})).toEqual(["zod"]);
+  });
+
+  it("imports nothing but zod and its own modules", () => {
+    const foreign = sourcesUnder(join(dir, "src")).flatMap((file) =>
+      importsOf(readFileSync(file, "utf8"))
+        .filter((spec) => spec !== "zod" && !spec.startsWith("./"))
+        .map((spec) => `${file}: ${spec}`),
+    );
+    expect(foreign).toEqual([]);
+  });
+
+  it("has no import cycles", async () => {
+    const graph = await madge(join(dir, "src"), {
+      fileExtensions: ["ts"],
+      excludeRegExp: [/\.test\.ts$/],
+      tsConfig: join(dir, "tsconfig.json"),
+    });
+    expect(graph.circular()).toEqual([]);
   });
 });

@@ -7,8 +7,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 
-import type { SessionEnded } from "@parley/shared/events";
-import type { AuthSession } from "@parley/shared/schemas";
+import type { AuthSession, SessionEnded } from "@parley/protocol";
 
 import type { ApiResponse } from "../helpers/api-client.js";
 import { closeAllClients, connectError, type ClientSocket } from "../helpers/clients.js";

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 
 import { afterEach, describe, expect, it } from "vitest";
 
-import type { Message } from "@parley/shared/schemas";
+import type { Message } from "@parley/protocol";
 
 import { closeAllClients, type ClientSocket } from "../helpers/clients.js";
 import { useCluster } from "../helpers/cluster.js";

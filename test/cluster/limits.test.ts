@@ -13,8 +13,7 @@ import { Worker } from "node:worker_threads";
 import { Types } from "mongoose";
 import { afterEach, describe, expect, it } from "vitest";
 
-import type { EventError } from "@parley/shared/events";
-import { MAX_CONTENT_LENGTH, type Message } from "@parley/shared/schemas";
+import { MAX_CONTENT_LENGTH, type EventError, type Message } from "@parley/protocol";
 
 import type { RegisteredUser } from "../helpers/api-client.js";
 import { closeAllClients, connectClient, type ClientSocket, type ConnectedClient } from "../helpers/clients.js";

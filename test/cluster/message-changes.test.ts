@@ -6,10 +6,9 @@
 import { Redis } from "ioredis";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 
-import type { MessageReaction } from "@parley/shared/events";
+import type { Message, MessageReaction } from "@parley/protocol";
 import { messageToWire, type MessageDoc, type Models } from "@parley/shared/models";
 import { redisKeys } from "@parley/shared/redis-keys";
-import type { Message } from "@parley/shared/schemas";
 
 import { closeAllClients, connectClient, type ClientSocket } from "../helpers/clients.js";
 import { useCluster } from "../helpers/cluster.js";

@@ -6,8 +6,7 @@ import { Queue } from "bullmq";
 import jwt from "jsonwebtoken";
 import { afterEach, describe, expect, it } from "vitest";
 
-import type { MessagePersisted } from "@parley/shared/events";
-import type { Message } from "@parley/shared/schemas";
+import type { Message, MessagePersisted } from "@parley/protocol";
 
 import { closeAllClients, connectClient, connectError, type ClientSocket } from "../helpers/clients.js";
 import { useCluster } from "../helpers/cluster.js";

@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 import { QUEUE_NAMES } from "@parley/shared/queues";
 import { redisKeys } from "@parley/shared/redis-keys";
-import type { Message } from "@parley/shared/schemas";
+import type { Message } from "@parley/protocol";
 
 import { verifyWebhook } from "../../services/worker/src/notify/webhook-sender.js";
 import type { RegisteredUser } from "../helpers/api-client.js";

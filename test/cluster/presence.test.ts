@@ -9,7 +9,7 @@ import { Types } from "mongoose";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 
 import type { Models } from "@parley/shared/models";
-import type { Presence } from "@parley/shared/schemas";
+import type { Presence } from "@parley/protocol";
 import { redisKeys } from "@parley/shared/redis-keys";
 
 import { closeAllClients, connectClient, nextPresenceUpdate, type ClientSocket } from "../helpers/clients.js";

@@ -7,9 +7,8 @@ import { Redis } from "ioredis";
 import { Types, type Connection } from "mongoose";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 
-import type { MessagePersisted, PointerMoved } from "@parley/shared/events";
+import type { ConversationView, Message, MessagePersisted, PointerMoved } from "@parley/protocol";
 import type { Models } from "@parley/shared/models";
-import type { ConversationView, Message } from "@parley/shared/schemas";
 
 import type { RegisteredUser } from "../helpers/api-client.js";
 import { closeAllClients, connectClient, type ClientSocket } from "../helpers/clients.js";

@@ -15,10 +15,9 @@ import { Cluster, Redis } from "ioredis";
 import { Types } from "mongoose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
-import type { MessagePersisted, PointerMoved } from "@parley/shared/events";
+import type { ConversationView, Message, MessagePersisted, PointerMoved } from "@parley/protocol";
 import { redisKeys } from "@parley/shared/redis-keys";
 import { keySlot } from "@parley/shared/redis-slots";
-import type { ConversationView, Message } from "@parley/shared/schemas";
 
 import type { RegisteredUser } from "../helpers/api-client.js";
 import { closeAllClients, connectClient, nextPresenceUpdate, type ClientSocket } from "../helpers/clients.js";

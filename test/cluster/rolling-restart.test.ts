@@ -7,7 +7,7 @@ import { setTimeout as delay } from "node:timers/promises";
 
 import { afterAll, describe, expect, it } from "vitest";
 
-import type { Message } from "@parley/shared/schemas";
+import type { Message } from "@parley/protocol";
 
 import { closeAllClients, connectClient, type ClientSocket } from "../helpers/clients.js";
 import { useCluster } from "../helpers/cluster.js";

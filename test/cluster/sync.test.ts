@@ -6,10 +6,9 @@
 import { Redis } from "ioredis";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 
-import type { EventResult, MessagePersisted, SyncResult } from "@parley/shared/events";
+import type { EventResult, Message, MessagePersisted, SyncResult } from "@parley/protocol";
 import type { Models } from "@parley/shared/models";
 import { redisKeys } from "@parley/shared/redis-keys";
-import type { Message } from "@parley/shared/schemas";
 
 import type { RegisteredUser } from "../helpers/api-client.js";
 import { closeAllClients, connectClient, type ClientSocket, type ConnectedClient } from "../helpers/clients.js";

@@ -11,8 +11,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
 
-import type { MessagePersisted } from "@parley/shared/events";
-import type { Message } from "@parley/shared/schemas";
+import type { Message, MessagePersisted } from "@parley/protocol";
 
 import { substituteVariables, unresolvedVariables } from "../../scripts/dashboard/panels.js";
 import { ROOT } from "../../scripts/lib/paths.js";

@@ -1,5 +1,5 @@
 /** A small typed client of parley's REST API, for tests and load-test setup. */
-import type { AuthSession, Conversation, Message, PublicUser } from "@parley/shared/schemas";
+import type { AuthSession, Conversation, Message, PublicUser } from "@parley/protocol";
 
 import { uniqueSuffix } from "./env.js";
 

@@ -1,7 +1,7 @@
 /** Real socket.io-client sockets, typed by the shared protocol. */
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 
-import type { ClientToServerEvents, ServerToClientEvents, SessionReady } from "@parley/shared/events";
+import type { ClientToServerEvents, ServerToClientEvents, SessionReady } from "@parley/protocol";
 
 import { nextEventWhere } from "./events.js";
 

@@ -6,7 +6,7 @@ import type { ManagerOptions, SocketOptions } from "socket.io-client";
 import { afterAll, beforeAll } from "vitest";
 
 import type { Models } from "@parley/shared/models";
-import type { Conversation } from "@parley/shared/schemas";
+import type { Conversation } from "@parley/protocol";
 
 import { startCluster, type Cluster, type ClusterOptions } from "../../scripts/lib/cluster.js";
 import { ONE_ADDRESS_LIMITS } from "../../scripts/lib/one-address-limits.js";

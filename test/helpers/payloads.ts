@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 
 import { Types } from "mongoose";
 
-import type { ClientToServerEvents } from "@parley/shared/events";
+import type { ClientToServerEvents } from "@parley/protocol";
 
 type ClientEvent = keyof ClientToServerEvents;
 

@@ -7,7 +7,7 @@ import { ConversationCache } from "@parley/shared/messages/conversation-cache";
 import { directKey, type Models } from "@parley/shared/models";
 import type { RedisClient } from "@parley/shared/redis";
 import type { RedisKeys } from "@parley/shared/redis-keys";
-import type { Message } from "@parley/shared/schemas";
+import type { Message } from "@parley/protocol";
 
 import { blockUser } from "../../services/api/src/users/blocks.js";
 import { TEST_JWT_SECRET, uniqueSuffix } from "./env.js";

@@ -9,7 +9,8 @@ import { Redis } from "ioredis";
 import { Server } from "socket.io";
 import { io as connect, type Socket } from "socket.io-client";
 
-import type { InterServerEvents, ServerToClientEvents } from "@parley/shared/events";
+import type { ServerToClientEvents } from "@parley/protocol";
+import type { InterServerEvents } from "@parley/shared/events";
 
 export interface SocketProbe {
   /** A client that has joined `rooms` (e.g. `conv:<id>`, `user:<id>`). */

@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 import { signAccessToken } from "@parley/shared/auth";
 import { ConversationCache } from "@parley/shared/messages/conversation-cache";
-import type { Message } from "@parley/shared/schemas";
+import type { Message } from "@parley/protocol";
 import type { Models } from "@parley/shared/models";
 import { redisKeys } from "@parley/shared/redis-keys";
 

@@ -7,8 +7,7 @@
  */
 import type { DisconnectReason } from "socket.io";
 
-import type { ErrorCode } from "@parley/shared/errors";
-import type { ClientToServerEvents } from "@parley/shared/events";
+import type { ClientToServerEvents, ErrorCode } from "@parley/protocol";
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, redisErrorsCounter, type Registry } from "@parley/shared/metrics";
 
 import { EVENT_ACTIONS, type EventRateAction } from "./limits/event-limits.js";

@@ -6,7 +6,7 @@ import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOpti
 import jwt from "jsonwebtoken";
 
 import { AuthError } from "./errors.js";
-import { ObjectIdString } from "./schemas.js";
+import { ObjectIdString } from "@parley/protocol";
 
 const ALGORITHM = "HS256";
 

@@ -4,7 +4,8 @@
  */
 import { Emitter } from "@socket.io/redis-emitter";
 
-import type { InterServerEvents, ServerToClientEvents } from "./events.js";
+import type { ServerToClientEvents } from "@parley/protocol";
+import type { InterServerEvents } from "./events.js";
 import type { Logger } from "./logger.js";
 import type { RedisClient } from "./redis.js";
 

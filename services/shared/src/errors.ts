@@ -1,68 +1,9 @@
 /**
- * Every error a client can see, and the one place that maps errors to wire codes and HTTP statuses.
- *
- * Clients only ever receive a {@link WireError}: a code from {@link ERROR_CODES} and a human-readable
- * message. Stacks and driver messages never leave the process; unknown errors become `INTERNAL`.
+ * The server's error classes, and the one place that maps thrown values to wire errors and HTTP statuses.
+ * The codes themselves, their statuses and the wire shape are the protocol's (`@parley/protocol`).
  */
 
-/** HTTP status of each wire code. The keys are the complete, fixed list of codes a client can receive. */
-const STATUS = {
-  /** The payload, body or query failed validation. */
-  VALIDATION: 400,
-  /** No token was presented. */
-  AUTH_REQUIRED: 401,
-  /** The token is malformed, wrongly signed or uses another algorithm. */
-  INVALID_TOKEN: 401,
-  /** The token was valid but has expired. */
-  TOKEN_EXPIRED: 401,
-  /** The token names a user that does not exist (any more). */
-  USER_NOT_FOUND: 401,
-  /** The token's session was revoked (logout, password change, account deletion, refresh token reuse). */
-  SESSION_REVOKED: 401,
-  /** Wrong username or password. */
-  INVALID_CREDENTIALS: 401,
-  /** The caller may not do this (for example: not a member of the conversation). */
-  FORBIDDEN: 403,
-  /** The resource does not exist, or is not visible to the caller. */
-  NOT_FOUND: 404,
-  /** The username is already registered. */
-  USERNAME_TAKEN: 409,
-  /** The request conflicts with the current state; retrying may succeed. */
-  CONFLICT: 409,
-  /** The callee or the caller is already in a call. */
-  BUSY: 409,
-  /** The caller sent too much, too fast; `retryAfterMs` says when to try again. */
-  RATE_LIMITED: 429,
-  /** The user already has `MAX_SOCKETS_PER_USER` sockets connected across the cluster. */
-  TOO_MANY_CONNECTIONS: 429,
-  /** Something failed on our side; the message says nothing more on purpose. */
-  INTERNAL: 500,
-  /** A dependency (Redis, MongoDB) is unavailable; retrying later is safe. */
-  UNAVAILABLE: 503,
-} as const satisfies Record<string, number>;
-
-/** Every error code a client can receive. */
-export type ErrorCode = keyof typeof STATUS;
-
-/** The fixed list of error codes, for schemas and documentation. */
-export const ERROR_CODES = Object.keys(STATUS) as ErrorCode[];
-
-/** One validation problem, with the path of the offending field. */
-export interface FieldIssue {
-  /** Dotted path of the field, empty for the payload itself. */
-  path: string;
-  message: string;
-}
-
-/** The error shape on the wire, in socket acks, `error` events and REST bodies (`{ error }`). */
-export interface WireError {
-  code: ErrorCode;
-  message: string;
-  /** Present on `VALIDATION`: one entry per invalid field. */
-  issues?: FieldIssue[];
-  /** Present on `RATE_LIMITED`, and on `UNAVAILABLE` when the server is at capacity: milliseconds until the caller may retry. */
-  retryAfterMs?: number;
-}
+import { ERROR_STATUS, type ErrorCode, type FieldIssue, type WireError } from "@parley/protocol";
 
 /** Base class of every error that is allowed to reach a client with its own code and message. */
 export abstract class AppError extends Error {
@@ -75,7 +16,7 @@ export abstract class AppError extends Error {
 
   /** The HTTP status that goes with this error's code. */
   get status(): number {
-    return STATUS[this.code];
+    return ERROR_STATUS[this.code];
   }
 
   toWire(): WireError {
@@ -184,5 +125,5 @@ export function toWireError(err: unknown): WireError {
 
 /** HTTP status for any thrown value, consistent with {@link toWireError}. */
 export function httpStatusOf(err: unknown): number {
-  return err instanceof AppError ? err.status : STATUS.INTERNAL;
+  return err instanceof AppError ? err.status : ERROR_STATUS.INTERNAL;
 }

@@ -5,7 +5,7 @@
 import type { RedisClient } from "./redis.js";
 import type { RedisKeys } from "./redis-keys.js";
 import { pipelinePerNode } from "./redis-slots.js";
-import type { Presence } from "./schemas.js";
+import type { Presence } from "@parley/protocol";
 
 /**
  * Presence of `userIds` in one round trip per Redis node (a pipeline per node: per user, the size of

@@ -6,7 +6,8 @@ import { Queue, type ConnectionOptions, type DefaultJobOptions } from "bullmq";
 
 import type { z } from "zod";
 
-import type { EraseMessagesJobData, LastSeenJobData, Message, PointerJobData } from "./schemas.js";
+import type { Message } from "@parley/protocol";
+import type { EraseMessagesJobData, LastSeenJobData, PointerJobData } from "./schemas.js";
 
 /** Queue names. BullMQ forbids ':' in them. */
 export const QUEUE_NAMES = {

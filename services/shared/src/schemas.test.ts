@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 
 import { ValidationError } from "./errors.js";
-import { codePointLength, findMalformedText, isWellFormedText, MAX_CONTENT_LENGTH, parseInput, SendMessage } from "./schemas.js";
+import {
+  codePointLength,
+  findMalformedText,
+  isWellFormedText,
+  MAX_CONTENT_LENGTH,
+  SendMessage,
+} from "@parley/protocol";
+import { parseInput } from "./schemas.js";
 
 const conversationId = "0123456789abcdef01234567";
 

@@ -7,11 +7,11 @@ import mongoose, { Types, type Connection } from "mongoose";
 import { pino, type Logger } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
-import { conversationRoom, type MessagePersisted } from "@parley/shared/events";
+import type { Message, MessagePersisted } from "@parley/protocol";
+import { conversationRoom } from "@parley/shared/events";
 import { createModels, type Models } from "@parley/shared/models";
 import { createPersistQueue, enqueueMessage, type PersistQueue } from "@parley/shared/queues";
 import { createRedis } from "@parley/shared/redis";
-import type { Message } from "@parley/shared/schemas";
 
 import { startFerretDb, withDatabase, type FerretDb } from "../../../scripts/lib/ferretdb.js";
 import { freePort } from "../../../scripts/lib/ports.js";

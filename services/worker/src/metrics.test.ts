@@ -12,7 +12,7 @@ import { Registry } from "@parley/shared/metrics";
 import { createModels, type Models } from "@parley/shared/models";
 import { createPersistQueue, enqueueMessage, messageJobId, type PersistQueue } from "@parley/shared/queues";
 import { createRedis } from "@parley/shared/redis";
-import type { Message } from "@parley/shared/schemas";
+import type { Message } from "@parley/protocol";
 
 import { testMongoUrl, uniqueSuffix } from "../../../test/helpers/env.js";
 import { eventually } from "../../../test/helpers/events.js";

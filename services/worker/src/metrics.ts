@@ -13,7 +13,7 @@ import {
   type Registry,
 } from "@parley/shared/metrics";
 import { QUEUE_NAMES, type PersistJobName } from "@parley/shared/queues";
-import type { Message } from "@parley/shared/schemas";
+import type { Message } from "@parley/protocol";
 
 /** A queue the worker drains. */
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];

@@ -23,7 +23,7 @@ import {
   type SessionDoc,
   type UserDoc,
 } from "@parley/shared/models";
-import type { Block, Conversation, Message } from "@parley/shared/schemas";
+import type { Block, Conversation, Message } from "@parley/protocol";
 
 import type { ApiContext } from "../context.js";
 import type { Caller } from "../http/authenticate.js";

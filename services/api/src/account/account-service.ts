@@ -14,7 +14,7 @@ import type { z } from "zod";
 import { AuthError, ConflictError, InvalidCredentialsError } from "@parley/shared/errors";
 import { toPublicUser, type UserDoc } from "@parley/shared/models";
 import { enqueueErasure } from "@parley/shared/queues";
-import type { ChangePasswordBody, PublicUser, UpdateMeBody } from "@parley/shared/schemas";
+import type { ChangePasswordBody, PublicUser, UpdateMeBody } from "@parley/protocol";
 
 import type { ApiContext } from "../context.js";
 import { leaveEveryConversation } from "../conversations/membership-service.js";

@@ -6,7 +6,7 @@ import type { z } from "zod";
 
 import { InvalidCredentialsError, UsernameTakenError } from "@parley/shared/errors";
 import { isDuplicateKeyError, toPublicUser, type Models, type UserDoc } from "@parley/shared/models";
-import type { AuthSession, LoginBody, RegisterBody } from "@parley/shared/schemas";
+import type { AuthSession, LoginBody, RegisterBody } from "@parley/protocol";
 
 import type { AccountLimits } from "./account-limits.js";
 import type { PasswordHasher } from "./password-hasher.js";

@@ -18,7 +18,7 @@ import { revokeOnGateways } from "@parley/shared/emitter";
 import { AuthError } from "@parley/shared/errors";
 import type { Logger } from "@parley/shared/logger";
 import { isSessionActive, sessionToWire, type Models, type SessionDoc, type SessionRevokeReason } from "@parley/shared/models";
-import type { SessionView } from "@parley/shared/schemas";
+import type { SessionView } from "@parley/protocol";
 import type { SessionRevocations } from "@parley/shared/sessions/revocations";
 
 import { RefreshTokens } from "./refresh-tokens.js";

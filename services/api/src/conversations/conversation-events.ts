@@ -6,7 +6,7 @@
 import { conversationRoom, userRoom } from "@parley/shared/events";
 import type { ParleyEmitter } from "@parley/shared/emitter";
 import type { Logger } from "@parley/shared/logger";
-import type { Conversation } from "@parley/shared/schemas";
+import type { Conversation } from "@parley/protocol";
 
 
 /**

@@ -7,7 +7,7 @@ import { Types } from "mongoose";
 import { BLOCK_FIELDS, peersOfDoc, type BlockFields } from "@parley/shared/blocks/block-cache";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@parley/shared/errors";
 import { conversationToWire, directKey, isDuplicateKeyError, type ConversationDoc, type Models, type UserDoc } from "@parley/shared/models";
-import type { Conversation, ConversationView } from "@parley/shared/schemas";
+import type { Conversation, ConversationView } from "@parley/protocol";
 
 import type { ApiContext } from "../context.js";
 

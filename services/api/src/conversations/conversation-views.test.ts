@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { ConversationCache } from "@parley/shared/messages/conversation-cache";
 import { PointerStore } from "@parley/shared/messages/pointers";
 import { receiptId } from "@parley/shared/models";
-import type { Conversation, ConversationView } from "@parley/shared/schemas";
+import type { Conversation, ConversationView } from "@parley/protocol";
 
 import { useApi, type TestUser } from "../testing/api-harness.js";
 import { toConversationView } from "./conversation-views.js";

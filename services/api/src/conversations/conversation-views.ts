@@ -4,7 +4,7 @@
  */
 import { conversationToWire, type ConversationDoc } from "@parley/shared/models";
 import { PointerStore, unreadCount, type PointerSnapshot, type PointerStoreDeps } from "@parley/shared/messages/pointers";
-import type { Conversation, ConversationView } from "@parley/shared/schemas";
+import type { Conversation, ConversationView } from "@parley/protocol";
 
 export class ConversationViews {
   private readonly pointers: PointerStore;

@@ -7,7 +7,7 @@ import { Types } from "mongoose";
 
 import { AppError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from "@parley/shared/errors";
 import type { ConversationDoc } from "@parley/shared/models";
-import { MAX_GROUP_MEMBERS, type Conversation } from "@parley/shared/schemas";
+import { MAX_GROUP_MEMBERS, type Conversation } from "@parley/protocol";
 
 import {
   findMemberConversation,

@@ -4,7 +4,8 @@
  */
 import type { ErrorRequestHandler, RequestHandler } from "express";
 
-import { AppError, AuthError, NotFoundError, RateLimitedError, UnavailableError, ValidationError, type WireError } from "@parley/shared/errors";
+import type { WireError } from "@parley/protocol";
+import { AppError, AuthError, NotFoundError, RateLimitedError, UnavailableError, ValidationError } from "@parley/shared/errors";
 import type { Logger } from "@parley/shared/logger";
 
 /** Answers every request that no route matched with 404 `NOT_FOUND`. */

@@ -5,7 +5,7 @@
  * worker stored it.
  */
 import type { MessageReader } from "@parley/shared/messages/message-reader";
-import type { Message } from "@parley/shared/schemas";
+import type { Message } from "@parley/protocol";
 
 /** Which page to read. */
 export interface HistoryPageQuery {

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { conversationRoom, userRoom } from "@parley/shared/events";
 import { ConversationCache } from "@parley/shared/messages/conversation-cache";
 import type { UserDoc } from "@parley/shared/models";
-import type { Conversation, Message } from "@parley/shared/schemas";
+import type { Conversation, Message } from "@parley/protocol";
 
 import { collect, eventually } from "../../../../test/helpers/events.js";
 import { useApi, type TestUser } from "../testing/api-harness.js";

@@ -5,7 +5,7 @@
  */
 import express, { Router } from "express";
 
-import { ChangePasswordBody, DeleteMeBody, DeleteMeQuery, UpdateMeBody } from "@parley/shared/schemas";
+import { ChangePasswordBody, DeleteMeBody, DeleteMeQuery, UpdateMeBody } from "@parley/protocol";
 
 import { sendExport } from "../account/account-export.js";
 import { changePassword, deleteAccount, updateProfile } from "../account/account-service.js";

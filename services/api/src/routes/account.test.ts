@@ -6,7 +6,7 @@ import { Types } from "mongoose";
 import { describe, expect, it } from "vitest";
 
 import { messageToDoc } from "@parley/shared/models";
-import type { Conversation } from "@parley/shared/schemas";
+import type { Conversation } from "@parley/protocol";
 
 import { fakeMessage } from "../../../../test/helpers/seed.js";
 import type { AccountExport } from "../account/account-export.js";

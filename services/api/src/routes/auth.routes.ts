@@ -5,7 +5,7 @@
 import { Router, type Request, type RequestHandler } from "express";
 
 import { AuthError, NotFoundError } from "@parley/shared/errors";
-import { IdParams, LoginBody, RefreshBody, RegisterBody, type AuthSession } from "@parley/shared/schemas";
+import { IdParams, LoginBody, RefreshBody, RegisterBody, type AuthSession } from "@parley/protocol";
 import { PUBLIC_USER_FIELDS, toPublicUser, type Models, type PublicUserDoc } from "@parley/shared/models";
 
 import { login, register, type ClientInfo } from "../auth/accounts.js";

@@ -2,7 +2,7 @@ import jwt from "jsonwebtoken";
 import { Types } from "mongoose";
 import { describe, expect, it } from "vitest";
 
-import type { AuthSession } from "@parley/shared/schemas";
+import type { AuthSession } from "@parley/protocol";
 
 import { TEST_JWT_SECRET } from "../../../../test/helpers/env.js";
 import { useApi, type TestUser } from "../testing/api-harness.js";

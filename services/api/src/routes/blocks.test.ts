@@ -7,7 +7,7 @@ import { Types } from "mongoose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 import { peersOfDoc } from "@parley/shared/blocks/block-cache";
-import type { Conversation, Message } from "@parley/shared/schemas";
+import type { Conversation, Message } from "@parley/protocol";
 
 import { closeAllClients, connectClient, type ClientSocket } from "../../../../test/helpers/clients.js";
 import { nextEvent, nextEventWhere } from "../../../../test/helpers/events.js";

@@ -5,7 +5,7 @@
  */
 import { Router } from "express";
 
-import { AddMembersBody, CreateConversationBody, IdParams, ObjectIdString } from "@parley/shared/schemas";
+import { AddMembersBody, CreateConversationBody, IdParams, ObjectIdString } from "@parley/protocol";
 
 import type { ApiContext } from "../context.js";
 import {

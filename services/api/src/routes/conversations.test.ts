@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 
 import { conversationRoom, userRoom } from "@parley/shared/events";
 import { messageToDoc } from "@parley/shared/models";
-import { MAX_GROUP_MEMBERS, type Conversation, type Message } from "@parley/shared/schemas";
+import { MAX_GROUP_MEMBERS, type Conversation, type Message } from "@parley/protocol";
 
 import { collect, eventually, nextEvent } from "../../../../test/helpers/events.js";
 import { useApi, type TestUser } from "../testing/api-harness.js";

@@ -4,7 +4,7 @@
  */
 import { Router } from "express";
 
-import { HistoryQuery, IdParams, PostMessageBody } from "@parley/shared/schemas";
+import { HistoryQuery, IdParams, PostMessageBody } from "@parley/protocol";
 
 import type { ApiContext } from "../context.js";
 import { findMemberConversation } from "../conversations/conversation-service.js";

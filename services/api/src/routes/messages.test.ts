@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 
 import { conversationRoom } from "@parley/shared/events";
 import { messageToDoc } from "@parley/shared/models";
-import type { Conversation, Message } from "@parley/shared/schemas";
+import type { Conversation, Message } from "@parley/protocol";
 
 import { collect, nextEvent } from "../../../../test/helpers/events.js";
 import { useApi, type TestUser } from "../testing/api-harness.js";

@@ -8,7 +8,7 @@ import { Types } from "mongoose";
 
 import { NotFoundError } from "@parley/shared/errors";
 import { PUBLIC_USER_FIELDS, toPublicUser, type PublicUserDoc } from "@parley/shared/models";
-import { BlockBody, IdParams, UserSearchQuery } from "@parley/shared/schemas";
+import { BlockBody, IdParams, UserSearchQuery } from "@parley/protocol";
 
 import type { ApiContext } from "../context.js";
 import { callerOf } from "../http/authenticate.js";

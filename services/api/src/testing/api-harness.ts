@@ -16,8 +16,8 @@ import { createModels, type Models } from "@parley/shared/models";
 import { createAccountQueue, createPersistQueue, type AccountQueue, type PersistQueue } from "@parley/shared/queues";
 import { createRedis } from "@parley/shared/redis";
 import { redisKeys, type RedisKeys } from "@parley/shared/redis-keys";
-import { conversationRoom, type MessagePersisted } from "@parley/shared/events";
-import type { AuthSession, Conversation, Message, PublicUser } from "@parley/shared/schemas";
+import type { AuthSession, Conversation, Message, MessagePersisted, PublicUser } from "@parley/protocol";
+import { conversationRoom } from "@parley/shared/events";
 import type { Redis } from "ioredis";
 
 import { ONE_ADDRESS_LIMITS } from "../../../../scripts/lib/one-address-limits.js";

@@ -14,7 +14,7 @@ import { Types } from "mongoose";
 
 import { ConflictError, NotFoundError, ValidationError } from "@parley/shared/errors";
 import { directKey, type BlockEntry, type UserDoc } from "@parley/shared/models";
-import type { Block } from "@parley/shared/schemas";
+import type { Block } from "@parley/protocol";
 
 import type { ApiContext } from "../context.js";
 import { refreshDirectBlocked, storeMembership } from "../conversations/conversation-service.js";

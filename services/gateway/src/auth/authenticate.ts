@@ -7,7 +7,8 @@ import type { ExtendedError } from "socket.io";
 import { Types } from "mongoose";
 
 import { verifyAccessToken } from "@parley/shared/auth";
-import { AppError, AuthError, UnavailableError, type ErrorCode } from "@parley/shared/errors";
+import type { ErrorCode } from "@parley/protocol";
+import { AppError, AuthError, UnavailableError } from "@parley/shared/errors";
 import type { Logger } from "@parley/shared/logger";
 import type { Models } from "@parley/shared/models";
 

@@ -13,7 +13,7 @@
  * what in which state, so two devices answering at once, or an answer racing the timeout, have one winner.
  */
 import { BusyError, ConflictError, ForbiddenError, NotFoundError } from "@parley/shared/errors";
-import type { CallMedia } from "@parley/shared/schemas";
+import type { CallMedia } from "@parley/protocol";
 import { Script, type RedisClient } from "@parley/shared/redis";
 import type { RedisKeys } from "@parley/shared/redis-keys";
 

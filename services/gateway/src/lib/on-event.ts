@@ -6,7 +6,7 @@
  */
 import type { z } from "zod";
 
-import { clientEventSchemas, type AckResponse, type ClientToServerEvents, type EventResult } from "@parley/shared/events";
+import { clientEventSchemas, type AckResponse, type ClientToServerEvents, type EventResult } from "@parley/protocol";
 import { AppError, RateLimitedError, toWireError } from "@parley/shared/errors";
 import type { Logger } from "@parley/shared/logger";
 import { Registry } from "@parley/shared/metrics";

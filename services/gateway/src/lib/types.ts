@@ -1,11 +1,7 @@
 import type { Server, Socket } from "socket.io";
 
-import type {
-  ClientToServerEvents,
-  InterServerEvents,
-  ServerToClientEvents,
-  SocketData,
-} from "@parley/shared/events";
+import type { ClientToServerEvents, ServerToClientEvents } from "@parley/protocol";
+import type { InterServerEvents, SocketData } from "@parley/shared/events";
 
 /** The gateway's Socket.IO server, typed by the shared protocol. */
 export type GatewayServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

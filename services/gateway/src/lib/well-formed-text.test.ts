@@ -7,7 +7,7 @@
 import type { Connection } from "mongoose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { clientEventSchemas, type ClientToServerEvents } from "@parley/shared/events";
+import { clientEventSchemas, type ClientToServerEvents } from "@parley/protocol";
 import type { Models } from "@parley/shared/models";
 
 import { closeAllClients, connectClient, type ClientSocket } from "../../../../test/helpers/clients.js";

@@ -12,7 +12,7 @@ import { pino } from "pino";
 import { Server } from "socket.io";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
-import { clientEventSchemas, type ClientToServerEvents, type EventError } from "@parley/shared/events";
+import { clientEventSchemas, type ClientToServerEvents, type EventError } from "@parley/protocol";
 import { RateLimiter, type RateLimits } from "@parley/shared/rate-limit";
 import { createRedis, type RedisClient } from "@parley/shared/redis";
 import { redisKeys } from "@parley/shared/redis-keys";

@@ -3,7 +3,7 @@
  * The gateway's `onEvent` checks the limit of every event before validating its payload or running its
  * handler, so no feature can forget it.
  */
-import type { ClientToServerEvents } from "@parley/shared/events";
+import type { ClientToServerEvents } from "@parley/protocol";
 import type { Logger } from "@parley/shared/logger";
 import { RateLimiter, rateLimitsFromConfig, type RateAction, type RateLimitConfig } from "@parley/shared/rate-limit";
 import type { RedisClient } from "@parley/shared/redis";

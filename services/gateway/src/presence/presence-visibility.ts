@@ -9,7 +9,7 @@ import type { ConversationCache } from "@parley/shared/messages/conversation-cac
 import { readPresence } from "@parley/shared/presence";
 import type { RedisClient } from "@parley/shared/redis";
 import type { RedisKeys } from "@parley/shared/redis-keys";
-import type { Presence } from "@parley/shared/schemas";
+import type { Presence } from "@parley/protocol";
 
 /** What a caller sees of a user who is not their contact. */
 export const UNKNOWN_PRESENCE: Presence = Object.freeze({ status: "unknown", lastSeen: null });

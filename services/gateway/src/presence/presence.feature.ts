@@ -13,7 +13,7 @@
 import { randomBytes } from "node:crypto";
 
 import { conversationRoom, userRoom } from "@parley/shared/events";
-import type { Presence } from "@parley/shared/schemas";
+import type { Presence } from "@parley/protocol";
 
 import type { FeatureContext, GatewayFeature } from "../lib/feature.js";
 import type { GatewaySocket } from "../lib/types.js";

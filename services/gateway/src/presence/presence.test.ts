@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "@parley/shared/config";
 import { readPresence } from "@parley/shared/presence";
 import type { Models } from "@parley/shared/models";
-import type { Presence } from "@parley/shared/schemas";
+import type { Presence } from "@parley/protocol";
 import { redisKeys } from "@parley/shared/redis-keys";
 
 import { closeAllClients, connectClient, nextPresenceUpdate, type ClientSocket } from "../../../../test/helpers/clients.js";

@@ -3,7 +3,8 @@
  * pointer in one Redis script (members only, clamped to the last seq, forward only), announces every
  * pointer that moved to the conversation room on every node, and queues the move for the worker.
  */
-import { conversationRoom, type PointerMoved } from "@parley/shared/events";
+import type { PointerMoved } from "@parley/protocol";
+import { conversationRoom } from "@parley/shared/events";
 import type { Logger } from "@parley/shared/logger";
 import { PointerStore, type PointerKind, type PointerMove } from "@parley/shared/messages/pointers";
 import { enqueuePointer, type PersistQueue } from "@parley/shared/queues";

@@ -5,7 +5,7 @@
 import { Types, type Connection } from "mongoose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
-import type { PointerMoved } from "@parley/shared/events";
+import type { PointerMoved } from "@parley/protocol";
 import { receiptId, type Models } from "@parley/shared/models";
 import { pointerJobId } from "@parley/shared/queues";
 import { redisKeys } from "@parley/shared/redis-keys";

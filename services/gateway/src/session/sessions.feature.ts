@@ -10,7 +10,8 @@
  *   sockets: `session:ended` `{ code: "SESSION_REVOKED" }`, then a disconnect.
  */
 import { verifyAccessToken } from "@parley/shared/auth";
-import { userRoom, type SessionEnded } from "@parley/shared/events";
+import type { SessionEnded } from "@parley/protocol";
+import { userRoom } from "@parley/shared/events";
 import { AuthError, ForbiddenError, TooManyConnectionsError, UnavailableError } from "@parley/shared/errors";
 import { SessionRevocations } from "@parley/shared/sessions/revocations";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import type { Message } from "@parley/shared/schemas";
+import type { Message } from "@parley/protocol";
 
 import { heldLostMessages, isExactGap } from "./recovery.js";
 

@@ -2,9 +2,8 @@
  * `sync`: what a client missed in one conversation, and whether the answer is exactly that. The rules
  * are pure functions of what {@link MessageReader.after} read, so they are tested without I/O.
  */
-import type { SyncResult } from "@parley/shared/events";
+import type { SyncPayload, SyncResult } from "@parley/protocol";
 import type { MessageReader, MessagesAfter } from "@parley/shared/messages/message-reader";
-import type { SyncPayload } from "@parley/shared/schemas";
 
 /**
  * True when `read` is exactly the gap after `afterSeq`: seqs afterSeq + 1, afterSeq + 2… with none

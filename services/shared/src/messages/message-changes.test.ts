@@ -12,7 +12,7 @@ import { createModels, messageToDoc, type Models } from "../models/index.js";
 import { createPersistQueue, messageJobId, type PersistQueue } from "../queues.js";
 import { createRedis, type RedisClient } from "../redis.js";
 import { redisKeys, type RedisKeys } from "../redis-keys.js";
-import { MAX_REACTIONS_PER_MESSAGE, type Message } from "../schemas.js";
+import { MAX_REACTIONS_PER_MESSAGE, type Message } from "@parley/protocol";
 import { ConversationCache } from "./conversation-cache.js";
 import { MessageChanges, type MessageChange } from "./message-changes.js";
 import { MessagePipeline } from "./message-pipeline.js";

@@ -5,12 +5,19 @@
  * and queued for the worker, which stores the highest rev it sees.
  */
 import { ForbiddenError, NotFoundError, UnavailableError, ValidationError } from "../errors.js";
-import type { MessageReaction, ServerToClientEvents } from "../events.js";
+import {
+  MAX_REACTIONS_PER_MESSAGE,
+  type DeleteMessage,
+  type EditMessage,
+  type Message,
+  type MessageReaction,
+  type ReactMessage,
+  type ServerToClientEvents,
+} from "@parley/protocol";
 import type { Logger } from "../logger.js";
 import { enqueueMessage, type PersistQueue } from "../queues.js";
 import { Script, type RedisClient } from "../redis.js";
 import type { RedisKeys } from "../redis-keys.js";
-import { MAX_REACTIONS_PER_MESSAGE, type DeleteMessage, type EditMessage, type Message, type ReactMessage } from "../schemas.js";
 import { refuseBlockedLua, requireMemberLua, type ConversationCache } from "./conversation-cache.js";
 import { FIND_RECENT_LUA, wellFormed, type MessageReader } from "./message-reader.js";
 

@@ -16,7 +16,7 @@ import type { Logger } from "../logger.js";
 import { enqueueMessage, type PersistQueue } from "../queues.js";
 import { Script, type RedisClient } from "../redis.js";
 import type { RedisKeys } from "../redis-keys.js";
-import type { Message, SendMessage } from "../schemas.js";
+import type { Message, SendMessage } from "@parley/protocol";
 import { refuseBlockedLua, requireMemberLua, type ConversationCache } from "./conversation-cache.js";
 import { FIND_RECENT_LUA, MessageReader, wellFormed } from "./message-reader.js";
 

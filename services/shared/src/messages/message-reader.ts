@@ -13,7 +13,7 @@ import { UnavailableError } from "../errors.js";
 import { messageToWire, type MessageDoc, type Models } from "../models/index.js";
 import { Script, type RedisClient } from "../redis.js";
 import type { RedisKeys } from "../redis-keys.js";
-import type { Message } from "../schemas.js";
+import type { Message } from "@parley/protocol";
 import type { ConversationCache } from "./conversation-cache.js";
 
 /**

@@ -1,6 +1,6 @@
 import { Schema, type Connection, type Model, type Types } from "mongoose";
 
-import type { Conversation } from "../schemas.js";
+import type { Conversation } from "@parley/protocol";
 import { messageToWire, type MessageDoc } from "./message.model.js";
 
 export interface ConversationDoc {

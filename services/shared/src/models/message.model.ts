@@ -1,6 +1,6 @@
 import { Schema, Types, type Connection, type Model } from "mongoose";
 
-import type { Message, MessageType } from "../schemas.js";
+import type { Message, MessageType } from "@parley/protocol";
 
 /**
  * One emoji's reactions on a message. Stored as a list rather than an object keyed by emoji, so that no

@@ -1,6 +1,6 @@
 import { Schema, type Connection, type Model, type Types } from "mongoose";
 
-import type { SessionView } from "../schemas.js";
+import type { SessionView } from "@parley/protocol";
 
 /** Why a session ended before its time. */
 export type SessionRevokeReason = "logout" | "logout-all" | "revoked" | "password-changed" | "account-deleted" | "refresh-reuse" | "evicted";

@@ -1,6 +1,6 @@
 import { Schema, type Connection, type Model, type Types } from "mongoose";
 
-import type { PublicUser } from "../schemas.js";
+import type { PublicUser } from "@parley/protocol";
 
 /** A user document. `usernameLower` makes usernames unique and searchable regardless of case. */
 export interface UserDoc {

@@ -16,7 +16,7 @@ import { createModels, messageToDoc, type Models } from "@parley/shared/models";
 import { createAccountQueue, createPersistQueue, enqueueErasure, messageJobId, type AccountQueue, type PersistQueue } from "@parley/shared/queues";
 import { createRedis, type RedisClient } from "@parley/shared/redis";
 import { redisKeys } from "@parley/shared/redis-keys";
-import type { Message } from "@parley/shared/schemas";
+import type { Message } from "@parley/protocol";
 
 import { testMongoUrl, uniqueSuffix } from "../../../../test/helpers/env.js";
 import { collect, eventually } from "../../../../test/helpers/events.js";

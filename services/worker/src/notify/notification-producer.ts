@@ -12,7 +12,7 @@ import type { NotificationQueue } from "@parley/shared/queues";
 import type { RedisClient } from "@parley/shared/redis";
 import type { RedisKeys } from "@parley/shared/redis-keys";
 import { pipelinePerNode } from "@parley/shared/redis-slots";
-import type { Message } from "@parley/shared/schemas";
+import type { Message } from "@parley/protocol";
 
 /** Job id of the notification of `message` to `userId`. */
 export function notificationJobId(messageId: string, userId: string): string {

@@ -2,7 +2,7 @@
  * How a notification leaves parley: a pluggable sender. The worker ships a webhook sender; push services
  * (APNs, FCM, Web Push) or e-mail plug in behind the same interface.
  */
-import type { Message } from "@parley/shared/schemas";
+import type { Message } from "@parley/protocol";
 
 /** One notification: `userId` had no live socket when `message` arrived in one of their conversations. */
 export interface MessageNotification {

@@ -19,7 +19,7 @@ import {
 } from "@parley/shared/queues";
 import { createRedis, type RedisClient } from "@parley/shared/redis";
 import { redisKeys } from "@parley/shared/redis-keys";
-import type { Message } from "@parley/shared/schemas";
+import type { Message } from "@parley/protocol";
 
 import { testMongoUrl, uniqueSuffix } from "../../../../test/helpers/env.js";
 import { eventually } from "../../../../test/helpers/events.js";

@@ -9,7 +9,7 @@ import type { Models } from "@parley/shared/models";
 import { createNotificationQueue, type NotificationQueue } from "@parley/shared/queues";
 import type { RedisClient } from "@parley/shared/redis";
 import { redisKeys } from "@parley/shared/redis-keys";
-import type { Message } from "@parley/shared/schemas";
+import type { Message } from "@parley/protocol";
 
 import type { WorkerMetrics } from "../metrics.js";
 import type { NotificationSender } from "./notification-sender.js";

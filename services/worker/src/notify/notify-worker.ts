@@ -8,7 +8,7 @@ import { z } from "zod";
 
 import type { Logger } from "@parley/shared/logger";
 import { QUEUE_NAMES, type NotificationJobName, type NotificationJobs } from "@parley/shared/queues";
-import { Message, ObjectIdString } from "@parley/shared/schemas";
+import { Message, ObjectIdString } from "@parley/protocol";
 
 import { isFinalFailure, parseJobData } from "../jobs.js";
 import type { WorkerMetrics } from "../metrics.js";

@@ -3,7 +3,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { conversationToWire, createModels, messageToWire, type MessageDoc, type Models } from "@parley/shared/models";
-import type { Message } from "@parley/shared/schemas";
+import type { Message } from "@parley/protocol";
 
 import { fakeMessage, seedGroupId } from "../../../../test/helpers/seed.js";
 import { testMongoUrl } from "../../../../test/helpers/env.js";

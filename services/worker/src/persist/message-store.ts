@@ -7,7 +7,7 @@ import type { Types } from "mongoose";
 
 import type { Logger } from "@parley/shared/logger";
 import { isDuplicateKeyOnly, messageToDoc, type MessageDoc, type Models } from "@parley/shared/models";
-import type { Message } from "@parley/shared/schemas";
+import type { Message } from "@parley/protocol";
 
 import type { ItemOutcome } from "./batcher.js";
 import { advancePointers } from "./receipt-writes.js";

@@ -5,7 +5,8 @@
 import type { Emitter } from "@socket.io/redis-emitter";
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
 
-import { conversationRoom, type ServerToClientEvents } from "@parley/shared/events";
+import { Message, type ServerToClientEvents } from "@parley/protocol";
+import { conversationRoom } from "@parley/shared/events";
 import type { Logger } from "@parley/shared/logger";
 import {
   QUEUE_NAMES,
@@ -15,7 +16,7 @@ import {
   type PersistJobs,
   type PointerJob,
 } from "@parley/shared/queues";
-import { LastSeenJobData, Message, PointerJobData } from "@parley/shared/schemas";
+import { LastSeenJobData, PointerJobData } from "@parley/shared/schemas";
 
 import { isFinalFailure, parseJobData } from "../jobs.js";
 import type { BatchKind, WorkerMetrics } from "../metrics.js";

@@ -1,0 +1,9 @@
+/**
+ * The parley protocol: every Socket.IO event and REST route with its zod schema, the error codes and the
+ * protocol version. Depends on zod alone and runs in browsers and Node; the servers, the SDK
+ * (`@parley/client`) and the load tests all import it, so they cannot drift apart.
+ */
+export * from "./errors.js";
+export * from "./events.js";
+export * from "./schemas.js";
+export * from "./version.js";
