@@ -10,6 +10,7 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY packages/protocol/package.json packages/protocol/
+COPY packages/client/package.json packages/client/
 COPY services/shared/package.json services/shared/
 COPY services/gateway/package.json services/gateway/
 COPY services/api/package.json services/api/
