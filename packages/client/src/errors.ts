@@ -2,7 +2,7 @@
  * The one error type the SDK surfaces: a protocol error code, whether the same request may succeed
  * later, and what the server said.
  */
-import { isRetryable, type ErrorCode, type FieldIssue, type WireError } from "@parley/protocol";
+import { ERROR_STATUS, isRetryable, type ErrorCode, type FieldIssue, type WireError } from "@parley/protocol";
 
 /** An error from the server (a REST answer, an acknowledgement, `connect_error`) or from the SDK itself. */
 export class ParleyError extends Error {
@@ -50,10 +50,22 @@ export function toParleyError(value: unknown): ParleyError {
   return new ParleyError({ code: "UNAVAILABLE", message: `No answer from the server: ${message}` }, { cause: value });
 }
 
+/**
+ * The wire error in `value`: the value itself, or the `data` of a `connect_error`, which carries the code
+ * alone (`{ code }`) while its message is the error's own.
+ */
 function wireErrorOf(value: unknown): WireError | undefined {
   if (typeof value !== "object" || value === null) return undefined;
-  const candidate = "data" in value && typeof value.data === "object" && value.data !== null ? value.data : value;
-  const { code, message } = candidate as { code?: unknown; message?: unknown };
-  if (typeof code !== "string" || typeof message !== "string") return undefined;
-  return candidate as WireError;
+  const hasData = "data" in value && typeof value.data === "object" && value.data !== null;
+  const candidate = (hasData ? value.data : value) as { code?: unknown; message?: unknown };
+  const outer = (value as { message?: unknown }).message;
+  const message = typeof candidate.message === "string" ? candidate.message : hasData ? outer : undefined;
+  if (typeof candidate.code !== "string" || typeof message !== "string") return undefined;
+  // A code from a newer server (a minor version may add codes) is handled as INTERNAL.
+  const code = isErrorCode(candidate.code) ? candidate.code : "INTERNAL";
+  return { ...(candidate as WireError), code, message };
+}
+
+function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_STATUS, code);
 }

@@ -1,0 +1,74 @@
+/**
+ * The app's token provider, single-flight: concurrent callers share one call, and a result that
+ * arrives after a newer call was started, or after the client was disposed, is never used.
+ */
+import { ParleyError, toParleyError } from "../errors.js";
+
+/** The app's token provider: resolves with an access token, or throws (a {@link ParleyError} to stop). */
+export type TokenProvider = () => Promise<string>;
+
+/** A single-flight view of a {@link TokenProvider}. */
+export interface TokenSource {
+  /** A token: the call in flight, or a new one. */
+  get(): Promise<string>;
+  /** A token from a call started now: the one in flight is superseded, its callers get the new result. */
+  renew(): Promise<string>;
+  /** Every later or pending result is dropped. */
+  dispose(): void;
+}
+
+/** The error of calls on a disposed client. */
+export class DisposedError extends Error {
+  constructor() {
+    super("The parley client is disposed");
+    this.name = "DisposedError";
+  }
+}
+
+/** A {@link TokenSource} on `provider`. */
+export function createTokenSource(provider: TokenProvider): TokenSource {
+  let inflight: Promise<string> | undefined;
+  let generation = 0;
+  let disposed = false;
+
+  const start = (): Promise<string> => {
+    const mine = ++generation;
+    const call: Promise<string> = Promise.resolve()
+      .then(provider)
+      .then(
+        (token) => {
+          if (disposed) throw new DisposedError();
+          // Superseded by renew(): take the newer call's answer instead.
+          if (mine !== generation) return get();
+          if (typeof token !== "string" || token.length === 0) {
+            throw new ParleyError({ code: "AUTH_REQUIRED", message: "getToken resolved without a token" });
+          }
+          return token;
+        },
+        (err: unknown) => {
+          if (disposed) throw new DisposedError();
+          if (mine !== generation) return get();
+          throw toParleyError(err);
+        },
+      )
+      .finally(() => {
+        if (inflight === call) inflight = undefined;
+      });
+    inflight = call;
+    return call;
+  };
+
+  function get(): Promise<string> {
+    if (disposed) return Promise.reject(new DisposedError());
+    return inflight ?? start();
+  }
+
+  return {
+    get,
+    renew: () => (disposed ? Promise.reject(new DisposedError()) : start()),
+    dispose() {
+      disposed = true;
+      inflight = undefined;
+    },
+  };
+}
