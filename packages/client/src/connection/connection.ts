@@ -218,7 +218,7 @@ export class Connection {
     if (reason === "io server disconnect") {
       // Socket.IO does not come back after a server disconnect: session:ended said why, if anything.
       if (ended?.code === "SESSION_REVOKED") return this.fail(new ParleyError(ended));
-      if (ended?.code === "TOKEN_EXPIRED") void this.deps.tokens.renew().catch(() => {});
+      if (ended?.code === "TOKEN_EXPIRED") this.deps.tokens.invalidate();
       return this.scheduleRetry(ended && new ParleyError(ended));
     }
     if (this.socket.active) this.set({ state: "reconnecting", error: this.store.get().error });
@@ -230,7 +230,7 @@ export class Connection {
     const refused = typeof (err as { data?: unknown }).data === "object";
     const error = toParleyError(err);
     if (refused && isFatal(error)) return this.fail(error);
-    if (error.code === "TOKEN_EXPIRED") void this.deps.tokens.renew().catch(() => {});
+    if (error.code === "TOKEN_EXPIRED") this.deps.tokens.invalidate();
     // A transport failure is retried by Socket.IO itself; a refused handshake is not.
     if (!refused && this.socket.active) {
       this.set({ state: this.everReady ? "reconnecting" : "connecting", error });

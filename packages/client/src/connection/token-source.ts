@@ -11,8 +11,11 @@ export type TokenProvider = () => Promise<string>;
 export interface TokenSource {
   /** A token: the call in flight, or a new one. */
   get(): Promise<string>;
-  /** A token from a call started now: the one in flight is superseded, its callers get the new result. */
-  renew(): Promise<string>;
+  /**
+   * The token in flight (if any) is known to be stale (it was asked for before the server said the
+   * token expired): a new call supersedes it, and its callers get the new call's result.
+   */
+  invalidate(): void;
   /** Every later or pending result is dropped. */
   dispose(): void;
 }
@@ -38,7 +41,7 @@ export function createTokenSource(provider: TokenProvider): TokenSource {
       .then(
         (token) => {
           if (disposed) throw new DisposedError();
-          // Superseded by renew(): take the newer call's answer instead.
+          // Superseded by invalidate(): take the newer call's answer instead.
           if (mine !== generation) return get();
           if (typeof token !== "string" || token.length === 0) {
             throw new ParleyError({ code: "AUTH_REQUIRED", message: "getToken resolved without a token" });
@@ -65,7 +68,9 @@ export function createTokenSource(provider: TokenProvider): TokenSource {
 
   return {
     get,
-    renew: () => (disposed ? Promise.reject(new DisposedError()) : start()),
+    invalidate() {
+      if (!disposed && inflight) void start().catch(() => {});
+    },
     dispose() {
       disposed = true;
       inflight = undefined;
