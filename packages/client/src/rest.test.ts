@@ -9,6 +9,7 @@ import { routes, type AuthSession, type RouteInput, type RouteName, type RouteOu
 import { signAccessToken } from "@parley/shared/auth";
 
 import { TEST_JWT_SECRET } from "../../../test/helpers/env.js";
+import { rejectionOf } from "../../../test/helpers/rejection.js";
 import { useApi } from "../../../services/api/src/testing/api-harness.js";
 import { ParleyError } from "./errors.js";
 import { createRestClient, type RestClient } from "./rest.js";
@@ -16,15 +17,8 @@ import { createRestClient, type RestClient } from "./rest.js";
 const api = useApi("rest-client");
 const PASSWORD = "a password of the rest client";
 
-/** The error `promise` rejects with, which must be a ParleyError. */
-async function failure(promise: Promise<unknown>): Promise<ParleyError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ParleyError);
-  return err as ParleyError;
-}
+/** The ParleyError `promise` rejects with. */
+const failure = (promise: Promise<unknown>) => rejectionOf(promise, ParleyError);
 
 function client(getToken?: () => Promise<string>): RestClient {
   return createRestClient({ url: api.baseUrl, ...(getToken && { getToken }) });

@@ -13,14 +13,21 @@ export interface RestClientOptions {
   url: string;
   /**
    * The access token for routes that need one. Called before each such call, and once more after a
-   * `401 TOKEN_EXPIRED` (the provider is expected to refresh then), before the one retry.
+   * `401 TOKEN_EXPIRED`, with the refused token as `expired` (the provider should refresh then), before
+   * the one retry. A provider that takes no argument works too.
    * @default none: authenticated routes are sent without a token and answer `AUTH_REQUIRED`
    */
-  getToken?: () => Promise<string>;
+  getToken?: (hint?: TokenHint) => Promise<string>;
   /** @default globalThis.fetch */
   fetch?: typeof globalThis.fetch;
   /** Sent with every request (say a `user-agent` in Node); never overrides `authorization` or `content-type`. */
   headers?: Record<string, string>;
+}
+
+/** What a token provider is told when it is asked again. */
+export interface TokenHint {
+  /** The token the server just refused as expired: answer a newer one. */
+  expired?: string;
 }
 
 /** Calls the API's REST routes by name. */
@@ -67,12 +74,13 @@ export function createRestClient(options: RestClientOptions): RestClient {
     async call<N extends RouteName>(name: N, input: RouteInput<N>): Promise<RouteOutput<N>> {
       const spec: RouteSpec = routes[name];
       const parts = input as AnyInput;
-      const needsToken = spec.auth && options.getToken !== undefined;
-      let res = await send(spec, parts, needsToken ? await options.getToken!() : undefined);
+      const getToken = spec.auth ? options.getToken : undefined;
+      const token = getToken && (await getToken());
+      let res = await send(spec, parts, token);
       if (!res.ok) {
         let error = await errorOf(res);
-        if (needsToken && error.code === "TOKEN_EXPIRED") {
-          res = await send(spec, parts, await options.getToken!());
+        if (getToken && error.code === "TOKEN_EXPIRED") {
+          res = await send(spec, parts, await getToken({ expired: token }));
           if (!res.ok) error = await errorOf(res);
         }
         if (!res.ok) throw error;
