@@ -5,5 +5,7 @@
  */
 export * from "./errors.js";
 export * from "./events.js";
+export * from "./responses.js";
+export * from "./routes.js";
 export * from "./schemas.js";
 export * from "./version.js";

@@ -248,7 +248,7 @@ export const AuthRefreshPayload = z.object({ token: z.string().min(1).max(4096) 
 /** Query of `GET /api/users`: a username prefix, case-insensitive. */
 export const UserSearchQuery = z.object({
   q: z.string().trim().min(1, "must not be empty").max(32, "must be at most 32 characters"),
-  limit: z.coerce.number().int().min(1).max(50).default(20),
+  limit: z.coerce.number<number>().int().min(1).max(50).default(20),
 });
 
 /**
@@ -319,8 +319,8 @@ export const AddMembersBody = z.object({ userIds: MemberIds });
 
 /** Query of `GET /api/conversations/:id/messages`: the page of messages with `seq < before`. */
 export const HistoryQuery = z.object({
-  before: z.coerce.number().int().positive().optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  before: z.coerce.number<number>().int().positive().optional(),
+  limit: z.coerce.number<number>().int().min(1).max(100).default(50),
 });
 
 /** A conversation as its members see it. */

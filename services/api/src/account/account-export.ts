@@ -1,7 +1,7 @@
 /**
- * `GET /api/users/me/export`: everything parley stores about the caller, as one JSON document written
- * as it is read (page by page, under the response's backpressure), so that a large account is never
- * held in memory whole.
+ * `GET /api/users/me/export`: everything parley stores about the caller, as one JSON document (the
+ * protocol's `AccountExport`) written as it is read (page by page, under the response's backpressure),
+ * so that a large account is never held in memory whole.
  *
  * Of other users it holds only what the caller's conversations show their members anyway (ids of
  * members and admins, names of groups). A conversation's `lastMessage` is left out (null): it may be
@@ -23,7 +23,7 @@ import {
   type SessionDoc,
   type UserDoc,
 } from "@parley/shared/models";
-import type { Block, Conversation, Message } from "@parley/protocol";
+import type { Block, Conversation, ExportedReceipt, ExportedSession, ExportedUser, Message } from "@parley/protocol";
 
 import type { ApiContext } from "../context.js";
 import type { Caller } from "../http/authenticate.js";
@@ -33,49 +33,6 @@ export type ExportDeps = Pick<ApiContext, "models" | "sessions" | "cache" | "pip
 
 /** Conversations (and receipts) read per query, and messages per page. */
 const PAGE_SIZE = 200;
-
-/** The caller's profile in the export: what others see, and the times only the caller sees. */
-export interface ExportedUser {
-  id: string;
-  username: string;
-  displayName: string;
-  avatarUrl: string | null;
-  createdAt: string;
-  updatedAt: string;
-  lastSeen: string | null;
-}
-
-/** One session in the export: the session document without what its refresh tokens derive from. */
-export interface ExportedSession {
-  id: string;
-  device: string | null;
-  userAgent: string | null;
-  createdAt: string;
-  lastUsedAt: string;
-  expiresAt: string;
-  revokedAt: string | null;
-  revokedReason: string | null;
-}
-
-/** The caller's delivery and read pointers in one conversation. */
-export interface ExportedReceipt {
-  conversationId: string;
-  delivered: number;
-  deliveredAt: string | null;
-  read: number;
-  readAt: string | null;
-}
-
-/** The export document, as a client parses it. */
-export interface AccountExport {
-  exportedAt: string;
-  user: ExportedUser;
-  sessions: ExportedSession[];
-  blocks: Block[];
-  conversations: Conversation[];
-  receipts: ExportedReceipt[];
-  messages: Message[];
-}
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 

@@ -5,40 +5,41 @@
  */
 import express, { Router } from "express";
 
-import { ChangePasswordBody, DeleteMeBody, DeleteMeQuery, UpdateMeBody } from "@parley/protocol";
+import { routes } from "@parley/protocol";
 
 import { sendExport } from "../account/account-export.js";
 import { changePassword, deleteAccount, updateProfile } from "../account/account-service.js";
 import type { ApiContext } from "../context.js";
 import { callerOf } from "../http/authenticate.js";
 import { limitRequests } from "../http/rate-limit.js";
-import { parseBody, parseQuery } from "../http/validate.js";
+import { ANSWERED, routesOn } from "../http/route.js";
 
 /** Routes of the caller's account; mount under `/api/users`, behind authentication. */
 export function accountRoutes(ctx: ApiContext): Router {
   const router = Router();
+  const route = routesOn(router, "/api/users");
   const json = express.json({ limit: ctx.config.BODY_LIMIT_BYTES });
   const limited = limitRequests(ctx.limiter, "account", { subject: (_req, res) => callerOf(res).id });
 
-  router.post("/me/password", limited, json, async (req, res) => {
-    await changePassword(ctx, callerOf(res), parseBody(req, ChangePasswordBody));
-    res.status(204).end();
+  route(routes["account.changePassword"], limited, json).handle(async ({ body }, _req, res) => {
+    await changePassword(ctx, callerOf(res), body);
+    return { status: 204 };
   });
 
-  router.patch("/me", json, async (req, res) => {
-    res.json({ user: await updateProfile(ctx, callerOf(res), parseBody(req, UpdateMeBody)) });
-  });
+  route(routes["account.update"], json).handle(async ({ body }, _req, res) => ({
+    status: 200,
+    body: { user: await updateProfile(ctx, callerOf(res), body) },
+  }));
 
-  router.delete("/me", limited, json, async (req, res) => {
-    const { erase } = parseQuery(req, DeleteMeQuery);
-    const { password } = parseBody(req, DeleteMeBody);
-    const { erasing } = await deleteAccount(ctx, callerOf(res), password, { erase });
+  route(routes["account.delete"], limited, json).handle(async ({ query, body }, _req, res) => {
+    const { erasing } = await deleteAccount(ctx, callerOf(res), body.password, { erase: query.erase });
     // 202 while the worker is still deleting the messages' content.
-    res.status(erasing ? 202 : 204).end();
+    return { status: erasing ? 202 : 204 };
   });
 
-  router.get("/me/export", limited, async (_req, res) => {
+  route(routes["account.export"], limited).handle(async (_input, _req, res) => {
     await sendExport(ctx, callerOf(res), res);
+    return ANSWERED;
   });
 
   return router;

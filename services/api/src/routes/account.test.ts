@@ -6,10 +6,9 @@ import { Types } from "mongoose";
 import { describe, expect, it } from "vitest";
 
 import { messageToDoc } from "@parley/shared/models";
-import type { Conversation } from "@parley/protocol";
+import type { AccountExport, Conversation } from "@parley/protocol";
 
 import { fakeMessage } from "../../../../test/helpers/seed.js";
-import type { AccountExport } from "../account/account-export.js";
 import { useApi } from "../testing/api-harness.js";
 
 const api = useApi("account", { worker: true });

@@ -5,7 +5,7 @@
 import { Router, type Request, type RequestHandler } from "express";
 
 import { AuthError, NotFoundError } from "@parley/shared/errors";
-import { IdParams, LoginBody, RefreshBody, RegisterBody, type AuthSession } from "@parley/protocol";
+import { routes } from "@parley/protocol";
 import { PUBLIC_USER_FIELDS, toPublicUser, type Models, type PublicUserDoc } from "@parley/shared/models";
 
 import { login, register, type ClientInfo } from "../auth/accounts.js";
@@ -14,7 +14,7 @@ import type { PasswordHasher } from "../auth/password-hasher.js";
 import type { Sessions } from "../auth/sessions.js";
 import { callerOf } from "../http/authenticate.js";
 import { clientAddress } from "../http/client-address.js";
-import { parseBody, parseParams } from "../http/validate.js";
+import { routesOn } from "../http/route.js";
 
 export interface AuthRoutesDeps {
   models: Pick<Models, "User">;
@@ -33,48 +33,42 @@ function clientOf(req: Request): ClientInfo {
 /** Routes under `/api/auth`; the JSON body parser runs before them. */
 export function authRoutes({ models, sessions, hasher, limits, authenticate }: AuthRoutesDeps): Router {
   const router = Router();
+  const route = routesOn(router, "/api/auth");
   const deps = { models, sessions, hasher, limits };
 
-  router.post("/register", async (req, res) => {
-    res.status(201).json(await register(deps, parseBody(req, RegisterBody), clientOf(req)));
-  });
+  route(routes["auth.register"]).handle(async ({ body }, req) => ({ status: 201, body: await register(deps, body, clientOf(req)) }));
 
-  router.post("/login", async (req, res) => {
-    res.status(200).json(await login(deps, parseBody(req, LoginBody), clientOf(req)));
-  });
+  route(routes["auth.login"]).handle(async ({ body }, req) => ({ status: 200, body: await login(deps, body, clientOf(req)) }));
 
-  router.post("/refresh", async (req, res) => {
-    const { refreshToken } = parseBody(req, RefreshBody);
-    const { userId, tokens } = await sessions.refresh(refreshToken);
+  route(routes["auth.refresh"]).handle(async ({ body }) => {
+    const { userId, tokens } = await sessions.refresh(body.refreshToken);
     const user = await models.User.findOne({ _id: userId, deletedAt: null }, PUBLIC_USER_FIELDS).lean<PublicUserDoc>().exec();
     if (!user) {
       await sessions.revoke(userId.toHexString(), [tokens.sessionId], "account-deleted");
       throw new AuthError("USER_NOT_FOUND", "This account no longer exists");
     }
-    const answer: AuthSession = { user: toPublicUser(user), ...tokens };
-    res.json(answer);
+    return { status: 200, body: { user: toPublicUser(user), ...tokens } };
   });
 
-  router.post("/logout", authenticate, async (_req, res) => {
+  route(routes["auth.logout"], authenticate).handle(async (_input, _req, res) => {
     const caller = callerOf(res);
     await sessions.revoke(caller.id, [caller.sessionId], "logout");
-    res.status(204).end();
+    return { status: 204 };
   });
 
-  router.post("/logout-all", authenticate, async (_req, res) => {
+  route(routes["auth.logoutAll"], authenticate).handle(async (_input, _req, res) => {
     await sessions.revokeAll(callerOf(res).id, "logout-all");
-    res.status(204).end();
+    return { status: 204 };
   });
 
-  router.get("/sessions", authenticate, async (_req, res) => {
+  route(routes["sessions.list"], authenticate).handle(async (_input, _req, res) => {
     const caller = callerOf(res);
-    res.json({ sessions: await sessions.list(caller.id, caller.sessionId) });
+    return { status: 200, body: { sessions: await sessions.list(caller.id, caller.sessionId) } };
   });
 
-  router.delete("/sessions/:id", authenticate, async (req, res) => {
-    const { id } = parseParams(req, IdParams);
-    if (!(await sessions.revokeOne(callerOf(res).id, id, "revoked"))) throw new NotFoundError("No such session");
-    res.status(204).end();
+  route(routes["sessions.revoke"], authenticate).handle(async ({ params }, _req, res) => {
+    if (!(await sessions.revokeOne(callerOf(res).id, params.id, "revoked"))) throw new NotFoundError("No such session");
+    return { status: 204 };
   });
 
   return router;

@@ -5,7 +5,7 @@
  */
 import { Router } from "express";
 
-import { AddMembersBody, CreateConversationBody, IdParams, ObjectIdString } from "@parley/protocol";
+import { routes } from "@parley/protocol";
 
 import type { ApiContext } from "../context.js";
 import {
@@ -16,45 +16,41 @@ import {
 } from "../conversations/conversation-service.js";
 import { addMembers, removeMember } from "../conversations/membership-service.js";
 import { callerOf } from "../http/authenticate.js";
-import { parseBody, parseParams } from "../http/validate.js";
-
-const MemberParams = IdParams.extend({ userId: ObjectIdString });
+import { routesOn } from "../http/route.js";
 
 /** Routes under `/api/conversations`, behind authentication and the JSON body parser. */
 export function conversationsRoutes(ctx: ApiContext): Router {
   const router = Router();
+  const route = routesOn(router, "/api/conversations");
 
-  router.post("/", async (req, res) => {
+  route(routes["conversations.create"]).handle(async ({ body }, _req, res) => {
     const callerId = callerOf(res).id;
-    const body = parseBody(req, CreateConversationBody);
     if (body.type === "direct") {
       const { conversation, created } = await createDirectConversation(ctx, callerId, body.userId);
-      res.status(created ? 201 : 200).json({ conversation });
-      return;
+      return { status: created ? 201 : 200, body: { conversation } };
     }
-    const conversation = await createGroupConversation(ctx, callerId, body.name, body.memberIds);
-    res.status(201).json({ conversation });
+    return { status: 201, body: { conversation: await createGroupConversation(ctx, callerId, body.name, body.memberIds) } };
   });
 
-  router.get("/", async (_req, res) => {
-    res.json({ conversations: await listConversations(ctx, callerOf(res).id) });
-  });
+  route(routes["conversations.list"]).handle(async (_input, _req, res) => ({
+    status: 200,
+    body: { conversations: await listConversations(ctx, callerOf(res).id) },
+  }));
 
-  router.get("/:id", async (req, res) => {
-    const { id } = parseParams(req, IdParams);
-    res.json({ conversation: await getConversationView(ctx, id, callerOf(res).id) });
-  });
+  route(routes["conversations.get"]).handle(async ({ params }, _req, res) => ({
+    status: 200,
+    body: { conversation: await getConversationView(ctx, params.id, callerOf(res).id) },
+  }));
 
-  router.post("/:id/members", async (req, res) => {
-    const { id } = parseParams(req, IdParams);
-    const { userIds } = parseBody(req, AddMembersBody);
-    res.json({ conversation: await addMembers(ctx, id, callerOf(res).id, userIds) });
-  });
+  route(routes["members.add"]).handle(async ({ params, body }, _req, res) => ({
+    status: 200,
+    body: { conversation: await addMembers(ctx, params.id, callerOf(res).id, body.userIds) },
+  }));
 
-  router.delete("/:id/members/:userId", async (req, res) => {
-    const { id, userId } = parseParams(req, MemberParams);
-    res.json({ conversation: await removeMember(ctx, id, callerOf(res).id, userId) });
-  });
+  route(routes["members.remove"]).handle(async ({ params }, _req, res) => ({
+    status: 200,
+    body: { conversation: await removeMember(ctx, params.id, callerOf(res).id, params.userId) },
+  }));
 
   return router;
 }

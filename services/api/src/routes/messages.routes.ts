@@ -4,31 +4,28 @@
  */
 import { Router } from "express";
 
-import { HistoryQuery, IdParams, PostMessageBody } from "@parley/protocol";
+import { routes } from "@parley/protocol";
 
 import type { ApiContext } from "../context.js";
 import { findMemberConversation } from "../conversations/conversation-service.js";
 import { callerOf } from "../http/authenticate.js";
-import { parseBody, parseParams, parseQuery } from "../http/validate.js";
+import { routesOn } from "../http/route.js";
 import { readHistory } from "../messages/history.js";
 
 /** Message routes, mounted under `/api/conversations` behind authentication and the JSON body parser. */
 export function messagesRoutes(ctx: Pick<ApiContext, "models" | "pipeline">): Router {
   const router = Router();
+  const route = routesOn(router, "/api/conversations");
 
-  router.get("/:id/messages", async (req, res) => {
-    const { id } = parseParams(req, IdParams);
-    const page = parseQuery(req, HistoryQuery);
-    await findMemberConversation(ctx.models, id, callerOf(res).id);
-    res.json(await readHistory(ctx.pipeline.reader, id, page));
+  route(routes["messages.history"]).handle(async ({ params, query }, _req, res) => {
+    await findMemberConversation(ctx.models, params.id, callerOf(res).id);
+    return { status: 200, body: await readHistory(ctx.pipeline.reader, params.id, query) };
   });
 
-  router.post("/:id/messages", async (req, res) => {
-    const { id } = parseParams(req, IdParams);
-    const body = parseBody(req, PostMessageBody);
+  route(routes["messages.post"]).handle(async ({ params, body }, _req, res) => {
     // Membership and existence come from the Redis cache inside the pipeline: no MongoDB read per send.
-    const { message, duplicate } = await ctx.pipeline.send(callerOf(res).id, { ...body, conversationId: id });
-    res.status(duplicate ? 200 : 201).json({ message });
+    const { message, duplicate } = await ctx.pipeline.send(callerOf(res).id, { ...body, conversationId: params.id });
+    return { status: duplicate ? 200 : 201, body: { message } };
   });
 
   return router;
