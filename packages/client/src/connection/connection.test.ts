@@ -60,6 +60,7 @@ describe("the connection", () => {
     await flush(1);
     expect(s.socket.connectCalls).toBe(2);
     expect((await s.socket.open()).token).toBe("t2");
+    expect(s.getToken.mock.calls.at(-1)).toEqual([{ expired: "t1" }]);
     await done;
     expect(s.client.connection.get().state).toBe("ready");
     await s.client.dispose();

@@ -85,6 +85,8 @@ export class Connection {
   private handshakes = 0;
   private everReady = false;
   private ended: SessionEnded | undefined;
+  /** The token of the last handshake: named to the provider when the server refuses it as expired. */
+  private lastToken: string | undefined;
 
   constructor(private readonly deps: ConnectionDeps) {
     this.socket = deps.createSocket({ url: deps.url, auth: (cb) => this.authenticate(cb), options: deps.socketOptions });
@@ -177,7 +179,9 @@ export class Connection {
     const handshake = ++this.handshakes;
     this.deps.tokens.get().then(
       (token) => {
-        if (handshake === this.handshakes && this.active()) cb({ token, protocol: PROTOCOL_VERSION });
+        if (handshake !== this.handshakes || !this.active()) return;
+        this.lastToken = token;
+        cb({ token, protocol: PROTOCOL_VERSION });
       },
       (err: unknown) => {
         if (handshake !== this.handshakes || !this.active() || err instanceof DisposedError) return;
@@ -218,7 +222,7 @@ export class Connection {
     if (reason === "io server disconnect") {
       // Socket.IO does not come back after a server disconnect: session:ended said why, if anything.
       if (ended?.code === "SESSION_REVOKED") return this.fail(new ParleyError(ended));
-      if (ended?.code === "TOKEN_EXPIRED") this.deps.tokens.invalidate();
+      if (ended?.code === "TOKEN_EXPIRED") this.deps.tokens.invalidate(this.lastToken);
       return this.scheduleRetry(ended && new ParleyError(ended));
     }
     if (this.socket.active) this.set({ state: "reconnecting", error: this.store.get().error });
@@ -230,7 +234,7 @@ export class Connection {
     const refused = typeof (err as { data?: unknown }).data === "object";
     const error = toParleyError(err);
     if (refused && isFatal(error)) return this.fail(error);
-    if (error.code === "TOKEN_EXPIRED") this.deps.tokens.invalidate();
+    if (error.code === "TOKEN_EXPIRED") this.deps.tokens.invalidate(this.lastToken);
     // A transport failure is retried by Socket.IO itself; a refused handshake is not.
     if (!refused && this.socket.active) {
       this.set({ state: this.everReady ? "reconnecting" : "connecting", error });

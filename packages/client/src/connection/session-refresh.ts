@@ -59,8 +59,9 @@ export class SessionRefresher {
         if (run !== this.run || !this.request) return;
         const { expiresAt: next } = await this.request("auth:refresh", { token });
         if (run !== this.run) return;
-        // The provider gave the same token again: it has not refreshed yet, ask again later.
         if (Date.parse(next) > expiresAt) return;
+        // The provider gave a token that expires no later: next time, tell it to refresh.
+        this.deps.tokens.invalidate(token);
       } catch (err) {
         if (run !== this.run || err instanceof DisposedError) return;
         const error = toParleyError(err);

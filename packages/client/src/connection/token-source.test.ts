@@ -6,7 +6,7 @@ import { createTokenSource, DisposedError } from "./token-source.js";
 /** A provider whose calls the test resolves one by one. */
 function manual() {
   const calls: { resolve: (t: string) => void; reject: (e: unknown) => void }[] = [];
-  const provider = vi.fn(() => new Promise<string>((resolve, reject) => calls.push({ resolve, reject })));
+  const provider = vi.fn((_hint?: { expired?: string }) => new Promise<string>((resolve, reject) => calls.push({ resolve, reject })));
   return { provider, calls };
 }
 
@@ -34,7 +34,7 @@ describe("the token source", () => {
     const tokens = createTokenSource(provider);
     const old = tokens.get();
     await Promise.resolve();
-    tokens.invalidate();
+    tokens.invalidate("stale");
     const fresh = tokens.get();
     await Promise.resolve();
     expect(provider).toHaveBeenCalledTimes(2);
@@ -42,9 +42,17 @@ describe("the token source", () => {
     calls[0]?.resolve("stale");
     expect(await old).toBe("new");
     expect(await fresh).toBe("new");
-    // Nothing in flight: nothing to supersede, the next get() asks anyway.
-    tokens.invalidate();
+    // The provider is told which token was refused, once.
+    expect(provider.mock.calls).toEqual([[undefined], [{ expired: "stale" }]]);
+    // Nothing in flight: nothing to supersede; the next call carries the hint.
+    tokens.invalidate("new");
     expect(provider).toHaveBeenCalledTimes(2);
+    const next = tokens.get();
+    await Promise.resolve();
+    await Promise.resolve();
+    calls[2]?.resolve("newer");
+    expect(await next).toBe("newer");
+    expect(provider.mock.calls[2]).toEqual([{ expired: "new" }]);
   });
 
   it("drops a result that arrives after dispose", async () => {

@@ -3,19 +3,24 @@
  * arrives after a newer call was started, or after the client was disposed, is never used.
  */
 import { ParleyError, toParleyError } from "../errors.js";
+import type { TokenHint } from "../rest.js";
 
-/** The app's token provider: resolves with an access token, or throws (a {@link ParleyError} to stop). */
-export type TokenProvider = () => Promise<string>;
+/**
+ * The app's token provider: resolves with an access token, or throws (a {@link ParleyError} that is not
+ * retryable, to stop). When the server refused a token as expired, the SDK names it in `hint.expired`:
+ * answer a newer one. A provider that takes no argument works too (`createSessionAuth().getToken` takes it).
+ */
+export type TokenProvider = (hint?: TokenHint) => Promise<string>;
 
 /** A single-flight view of a {@link TokenProvider}. */
 export interface TokenSource {
   /** A token: the call in flight, or a new one. */
   get(): Promise<string>;
   /**
-   * The token in flight (if any) is known to be stale (it was asked for before the server said the
-   * token expired): a new call supersedes it, and its callers get the new call's result.
+   * The server refused `expired` as expired: the next call tells the provider so, and a call in flight
+   * (which may answer that same token) is superseded: its callers get the new call's result.
    */
-  invalidate(): void;
+  invalidate(expired: string | undefined): void;
   /** Every later or pending result is dropped. */
   dispose(): void;
 }
@@ -33,11 +38,14 @@ export function createTokenSource(provider: TokenProvider): TokenSource {
   let inflight: Promise<string> | undefined;
   let generation = 0;
   let disposed = false;
+  let expired: string | undefined;
 
   const start = (): Promise<string> => {
     const mine = ++generation;
+    const hint = expired === undefined ? undefined : { expired };
+    expired = undefined;
     const call: Promise<string> = Promise.resolve()
-      .then(provider)
+      .then(() => provider(hint))
       .then(
         (token) => {
           if (disposed) throw new DisposedError();
@@ -68,8 +76,10 @@ export function createTokenSource(provider: TokenProvider): TokenSource {
 
   return {
     get,
-    invalidate() {
-      if (!disposed && inflight) void start().catch(() => {});
+    invalidate(token) {
+      if (disposed) return;
+      expired = token;
+      if (inflight) void start().catch(() => {});
     },
     dispose() {
       disposed = true;

@@ -1,8 +1,10 @@
 /**
  * What the realtime core needs from the REST API: the conversation list and history pages. One small
- * module, so that the rest of the SDK never speaks HTTP.
+ * module, so that the rest of the realtime core never speaks HTTP.
  */
 import type { ConversationView, Message } from "@parley/protocol";
+
+import type { RestClient } from "../rest.js";
 
 /** A page of history: ascending seq; `nextBefore` is the cursor of the older page, null at the start. */
 export interface HistoryPage {
@@ -18,17 +20,8 @@ export interface ConversationsApi {
   history(conversationId: string, query: { before?: number; limit?: number }): Promise<HistoryPage>;
 }
 
-/** The part of the REST client these calls use. */
-export interface ConversationsRest {
-  call(route: "conversations.list", input: Record<string, never>): Promise<{ conversations: ConversationView[] }>;
-  call(
-    route: "messages.history",
-    input: { params: { id: string }; query: { before?: number; limit?: number } },
-  ): Promise<HistoryPage>;
-}
-
 /** {@link ConversationsApi} on the typed REST client. */
-export function restConversationsApi(rest: ConversationsRest): ConversationsApi {
+export function restConversationsApi(rest: RestClient): ConversationsApi {
   return {
     list: async () => (await rest.call("conversations.list", {})).conversations,
     history: (id, query) => rest.call("messages.history", { params: { id }, query }),
