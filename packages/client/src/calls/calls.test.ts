@@ -1,0 +1,44 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import { connected, flush, OTHER, setup } from "../testing/harness.js";
+
+beforeEach(() => void vi.useFakeTimers());
+afterEach(() => void vi.useRealTimers());
+
+const CALL = "0b7c1a52-2f8e-4f4e-9a55-0f1c6a7d3e21";
+
+describe("calls", () => {
+  it("signals with acks, rejects refusals and timeouts as ParleyErrors, and relays the server's events", async () => {
+    const s = setup({ ackTimeoutMs: 5000 });
+    await connected(s);
+    const started = s.client.calls.initiate(OTHER, "video");
+    s.socket.ok("call:initiate", { callId: CALL });
+    expect(await started).toBe(CALL);
+    const offer = s.client.calls.offer(CALL, "v=0");
+    expect(s.socket.pending("call:offer").map((r) => r.payload)).toEqual([{ callId: CALL, sdp: "v=0" }]);
+    s.socket.ok("call:offer");
+    await offer;
+    const busy = s.client.calls.initiate(OTHER, "audio");
+    s.socket.fail("call:initiate", { code: "BUSY", message: "in a call" });
+    await expect(busy).rejects.toMatchObject({ name: "ParleyError", code: "BUSY", retryable: false });
+    const silent = s.client.calls.end(CALL);
+    const result = expect(silent).rejects.toMatchObject({ code: "UNAVAILABLE", retryable: true });
+    await flush(5000);
+    await result;
+
+    const answers: unknown[] = [];
+    const off = s.client.calls.on("call:answer", (p) => answers.push(p));
+    s.socket.push("call:answer", { callId: CALL, sdp: "answer" });
+    off();
+    s.socket.push("call:answer", { callId: CALL, sdp: "again" });
+    expect(answers).toEqual([{ callId: CALL, sdp: "answer" }]);
+    await s.client.dispose();
+  });
+
+  it("refuses at once when not connected (nothing is buffered for later)", async () => {
+    const s = setup();
+    await expect(s.client.calls.ice(CALL, { candidate: "" })).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(s.socket.requests).toEqual([]);
+    await s.client.dispose();
+  });
+});
