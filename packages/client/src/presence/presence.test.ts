@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
+import { MAX_PRESENCE_QUERY } from "@parley/protocol";
+
 import { connected, flush, setup } from "../testing/harness.js";
+import { PRESENCE_QUERY_CHUNK } from "./presence.js";
 
 beforeEach(() => void vi.useFakeTimers());
 afterEach(() => void vi.useRealTimers());
@@ -9,6 +12,10 @@ const ids = (n: number) => Array.from({ length: n }, (_, i) => i.toString(16).pa
 const online = { status: "online", lastSeen: null } as const;
 
 describe("presence", () => {
+  it("chunks queries at the protocol's limit", () => {
+    expect(PRESENCE_QUERY_CHUNK).toBe(MAX_PRESENCE_QUERY);
+  });
+
   it("queries at most 500 ids at a time, keeps live updates, and asks again after a reconnect", async () => {
     const s = setup();
     await connected(s);

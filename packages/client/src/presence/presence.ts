@@ -3,7 +3,7 @@
  * then kept live from `presence:update`. Each `client.presence(ids)` is a handle; an id is tracked while
  * a handle holds it, and forgotten a little after the last one is released.
  */
-import { MAX_PRESENCE_QUERY, type Presence } from "@parley/protocol";
+import type { Presence } from "@parley/protocol";
 
 import { toParleyError } from "../errors.js";
 import { backoffDelay } from "../lib/backoff.js";
@@ -11,6 +11,13 @@ import { RELEASE_DELAY_MS } from "../lib/refcount.js";
 import type { Runtime } from "../lib/runtime.js";
 import { createStore, type Store } from "../store.js";
 import type { Requester } from "../transport/requests.js";
+
+/**
+ * Most ids in one `presence:query`: the protocol's `MAX_PRESENCE_QUERY`, restated here because that
+ * constant lives beside the zod schemas, and importing it would bring zod into every bundle (a test
+ * checks that the two agree).
+ */
+export const PRESENCE_QUERY_CHUNK = 500;
 
 /** The presence of some users, by id; a user not answered yet is absent. */
 export type PresenceMap = Readonly<Record<string, Presence>>;
@@ -79,8 +86,8 @@ export class PresenceTracker {
 
   private async query(ids: string[]): Promise<void> {
     if (!this.deps.isReady()) return;
-    for (let i = 0; i < ids.length; i += MAX_PRESENCE_QUERY) {
-      const chunk = ids.slice(i, i + MAX_PRESENCE_QUERY).filter((id) => this.refs.has(id));
+    for (let i = 0; i < ids.length; i += PRESENCE_QUERY_CHUNK) {
+      const chunk = ids.slice(i, i + PRESENCE_QUERY_CHUNK).filter((id) => this.refs.has(id));
       if (chunk.length === 0) continue;
       try {
         const { presence } = await this.deps.request("presence:query", { userIds: chunk });
