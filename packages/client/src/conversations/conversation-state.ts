@@ -245,7 +245,8 @@ export class ConversationState {
   /** The list says the conversation has news: sync if it is ahead of what is held. */
   listed(view: ConversationView): void {
     const s = this.messages.get();
-    if (s.loaded && view.lastSeq > s.last) this.autoSync();
+    // A sync in progress pages to the end anyway.
+    if (s.loaded && view.lastSeq > s.last && !this.running) this.autoSync();
   }
 
   // --- actions ---
