@@ -164,6 +164,25 @@ describe("the connection", () => {
     await s.client.dispose();
   });
 
+  it("asks the provider for a newer token when auth:refresh did not extend the session", async () => {
+    vi.spyOn(Math, "random").mockReturnValue(0);
+    const s = setup({ backoff });
+    await connected(s);
+    const expiresAt = new Date(Date.now() + 60_000).toISOString();
+    s.socket.push("session:expiring", { expiresAt });
+    await flush();
+    s.socket.ok("auth:refresh", { expiresAt });
+    await flush();
+    expect(s.getToken.mock.calls.at(-1)).toEqual([{ expired: "t2" }]);
+    s.socket.fail("auth:refresh", { code: "TOKEN_EXPIRED", message: "expired" });
+    await flush();
+    expect(s.getToken.mock.calls.at(-1)).toEqual([{ expired: "t3" }]);
+    s.socket.fail("auth:refresh", { code: "SESSION_REVOKED", message: "revoked" });
+    await flush();
+    expect(s.client.connection.get()).toMatchObject({ state: "failed", error: { code: "SESSION_REVOKED" } });
+    await s.client.dispose();
+  });
+
   it("drops a refresh token that arrives after the socket went away", async () => {
     let release: (t: string) => void = () => {};
     const getToken = vi.fn<() => Promise<string>>().mockResolvedValueOnce("t1").mockImplementationOnce(() => new Promise((r) => (release = r)));

@@ -54,8 +54,9 @@ export class SessionRefresher {
 
   private async loop(run: number, expiresAt: number): Promise<void> {
     for (let attempt = 0; run === this.run; attempt++) {
+      let token: string | undefined;
       try {
-        const token = await this.deps.tokens.get();
+        token = await this.deps.tokens.get();
         if (run !== this.run || !this.request) return;
         const { expiresAt: next } = await this.request("auth:refresh", { token });
         if (run !== this.run) return;
@@ -66,7 +67,8 @@ export class SessionRefresher {
         if (run !== this.run || err instanceof DisposedError) return;
         const error = toParleyError(err);
         if (error.code === "FORBIDDEN") return this.deps.reconnect(error);
-        if (!error.retryable && error.code !== "TOKEN_EXPIRED") return this.deps.fail(error);
+        if (error.code === "TOKEN_EXPIRED") this.deps.tokens.invalidate(token);
+        else if (!error.retryable) return this.deps.fail(error);
         this.deps.logger.debug("parley: auth:refresh failed, retrying", error);
       }
       const wait = backoffDelay(attempt, REFRESH_BACKOFF, this.deps.random);
