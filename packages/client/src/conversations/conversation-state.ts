@@ -65,6 +65,9 @@ export interface ConversationDeps extends Runtime {
 
 const NO_RECEIPTS: ReceiptsSnapshot = { read: {}, delivered: {}, unread: 0 };
 
+/** Most `message:persisted` kept for messages not held yet (acks still on their way). */
+const MAX_PERSISTED_EARLY = 1_000;
+
 /** The shared state of one open conversation. */
 export class ConversationState {
   readonly messages = createStore<MessagesSnapshot>({ items: [], pending: [], last: 0, hasOlder: false, loaded: false });
@@ -81,6 +84,8 @@ export class ConversationState {
   private missing = false;
   private readonly unsubscribe: (() => void)[] = [];
   private destroyed = false;
+  /** Ids of messages that were persisted before this client held them, oldest first. */
+  private readonly persistedEarly = new Set<string>();
 
   constructor(private readonly deps: ConversationDeps) {
     this.typing = new Typing({ conversationId: deps.id, timers: deps.timers, selfId: deps.selfId, isReady: deps.isReady, volatile: deps.volatile });
@@ -191,6 +196,7 @@ export class ConversationState {
   /** `message:new`, and messages this client sent (acknowledged). */
   add(message: TimelineMessage): void {
     const s = this.messages.get();
+    if (this.persistedEarly.delete(message.id)) message = { ...message, state: "persisted" };
     const items = mergeMessages(s.items, [message]);
     if (items === s.items) return;
     // Not loaded yet: the first page sets the window; the message stays until then.
@@ -208,7 +214,16 @@ export class ConversationState {
 
   /** `message:persisted`. */
   persisted(p: MessagePersisted): void {
-    this.change(p.id, (m) => (m.state === "persisted" ? m : { ...m, state: "persisted" }));
+    if (this.messages.get().items.some((m) => m.id === p.id)) {
+      this.change(p.id, (m) => (m.state === "persisted" ? m : { ...m, state: "persisted" }));
+      return;
+    }
+    // The worker can be faster than the sender's ack (they travel different paths): remember it.
+    this.persistedEarly.add(p.id);
+    if (this.persistedEarly.size > MAX_PERSISTED_EARLY) {
+      const oldest = this.persistedEarly.values().next().value;
+      if (oldest !== undefined) this.persistedEarly.delete(oldest);
+    }
   }
 
   /** A full new state (`message:updated`, an ack of edit, delete or react). */

@@ -156,6 +156,18 @@ describe("a conversation", () => {
     await client.dispose();
   });
 
+  it("keeps a message:persisted that overtakes the ack of its message", async () => {
+    const { conv, socket, client } = await opened();
+    const local = conv.send({ content: "hello" });
+    await flush();
+    socket.push("message:persisted", { id: msg(4).id, conversationId: CONV, seq: 4, clientMsgId: local.clientMsgId });
+    expect(conv.messages.get().pending.map((p) => p.state)).toEqual(["pending"]);
+    socket.ok("message:send", { message: msg(4, { senderId: USER, clientMsgId: local.clientMsgId, content: "hello" }) });
+    await flush();
+    expect(conv.messages.get().items.at(-1)).toMatchObject({ clientMsgId: local.clientMsgId, state: "persisted", seq: 4 });
+    await client.dispose();
+  });
+
   it("loads older pages over REST", async () => {
     const s = setup();
     s.api.messages.set(CONV, Array.from({ length: 120 }, (_, i) => msg(i + 1)));
