@@ -41,6 +41,7 @@ export async function startGatewayNode(
   const pubClient = createRedis(redisUrl, { name: `${node}-pub`, log });
   const subClient = createRedis(redisUrl, { name: `${node}-sub`, log, blocking: true });
   const queue = createPersistQueue(redis, config.QUEUE_PREFIX);
+  queue.on("error", (err) => log.error({ err }, "persist queue error"));
   const gateway = createGateway({ config, log, redis, pubClient, subClient, models, queue, health: new Health({}) });
   const port = await gateway.listen();
   return {

@@ -22,7 +22,7 @@ import type { PersistQueue } from "@parley/shared/queues";
 import type { RedisClient } from "@parley/shared/redis";
 import { redisKeys } from "@parley/shared/redis-keys";
 
-import { authenticate, handshakeOf } from "./auth/authenticate.js";
+import { handshake } from "./auth/authenticate.js";
 import { callsFeature } from "./calls/calls.feature.js";
 import type { GatewayConfig } from "./config.js";
 import type { GatewayServer } from "./lib/types.js";
@@ -167,8 +167,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     calls,
   ];
 
-  io.use(authenticate({ secret: config.JWT_SECRET, models, log }));
-  io.use(handshakeOf(features, log));
+  // Half the connect window: a refusal must reach the client before Socket.IO closes the connection.
+  io.use(handshake(features, { secret: config.JWT_SECRET, models, log, deadlineMs: Math.floor(config.CONNECT_TIMEOUT_MS / 2) }));
   io.on("connection", (socket) => {
     const socketLog = log.child({ socketId: socket.id, userId: socket.data.userId });
     if (log.isLevelEnabled("debug")) {
