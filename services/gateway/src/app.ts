@@ -11,6 +11,7 @@ import { Server, type ServerOptions } from "socket.io";
 
 import { BlockCache } from "@parley/shared/blocks/block-cache";
 import { allowedOrigins } from "@parley/shared/config";
+import { logFailure } from "@parley/shared/errors";
 import { conversationRoom } from "@parley/shared/events";
 import { listen, type Health } from "@parley/shared/lifecycle";
 import type { Logger } from "@parley/shared/logger";
@@ -178,7 +179,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     events.attach(socket);
     for (const feature of features) feature.onConnection?.(socket);
     startSession(socket, { node, cache, features, log: socketLog }).catch((err: unknown) => {
-      socketLog.error({ err }, "session setup failed, disconnecting");
+      logFailure(socketLog, err, {}, "session setup failed, disconnecting");
+      // UNAVAILABLE whatever the cause: the lookups were retried already, and reconnecting is the remedy.
       socket.emit("error", { code: "UNAVAILABLE", message: "Session setup failed, reconnect shortly", event: "session" });
       socket.disconnect(true);
     });
