@@ -42,6 +42,7 @@ export async function startGatewayNode(
   const pubClient = createRedis(redisUrl, { name: `${node}-pub`, log });
   const subClient = createRedis(redisUrl, { name: `${node}-sub`, log, blocking: true });
   const queue = createPersistQueue(redis, config.QUEUE_PREFIX);
+  queue.on("error", (err) => log.error({ err }, "persist queue error"));
   const adapter = createAdapter(pubClient, subClient);
   const gateway = createGateway({ config, log, redis, adapter, models, queue, health: new Health({}) });
   const port = await gateway.listen();

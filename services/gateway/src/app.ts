@@ -11,6 +11,7 @@ import { Server, type ServerOptions } from "socket.io";
 
 import { BlockCache } from "@parley/shared/blocks/block-cache";
 import { allowedOrigins } from "@parley/shared/config";
+import { logFailure } from "@parley/shared/errors";
 import { conversationRoom } from "@parley/shared/events";
 import { listen, type Health } from "@parley/shared/lifecycle";
 import type { Logger } from "@parley/shared/logger";
@@ -22,7 +23,7 @@ import type { PersistQueue } from "@parley/shared/queues";
 import type { RedisClient } from "@parley/shared/redis";
 import { redisKeys } from "@parley/shared/redis-keys";
 
-import { authenticate, handshakeOf } from "./auth/authenticate.js";
+import { handshake } from "./auth/authenticate.js";
 import { callsFeature } from "./calls/calls.feature.js";
 import type { GatewayConfig } from "./config.js";
 import type { GatewayServer } from "./lib/types.js";
@@ -157,8 +158,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     calls,
   ];
 
-  io.use(authenticate({ secret: config.JWT_SECRET, models, log }));
-  io.use(handshakeOf(features, log));
+  // Half the connect window: a refusal must reach the client before Socket.IO closes the connection.
+  io.use(handshake(features, { secret: config.JWT_SECRET, models, log, deadlineMs: Math.floor(config.CONNECT_TIMEOUT_MS / 2) }));
   io.on("connection", (socket) => {
     const socketLog = log.child({ socketId: socket.id, userId: socket.data.userId });
     if (log.isLevelEnabled("debug")) {
@@ -168,7 +169,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     events.attach(socket);
     for (const feature of features) feature.onConnection?.(socket);
     startSession(socket, { node, cache, features, log: socketLog }).catch((err: unknown) => {
-      socketLog.error({ err }, "session setup failed, disconnecting");
+      logFailure(socketLog, err, {}, "session setup failed, disconnecting");
+      // UNAVAILABLE whatever the cause: the lookups were retried already, and reconnecting is the remedy.
       socket.emit("error", { code: "UNAVAILABLE", message: "Session setup failed, reconnect shortly", event: "session" });
       socket.disconnect(true);
     });
