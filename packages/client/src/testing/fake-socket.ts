@@ -14,6 +14,7 @@ export interface FakeRequest {
   respond(res: AckResponse<object>): void;
 }
 
+/** The user of every fake session. */
 export const USER = "aaaaaaaaaaaaaaaaaaaaaaaa";
 
 /** A socket the test drives. */
