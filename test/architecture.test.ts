@@ -79,3 +79,21 @@ describe("the protocol package", () => {
     expect(graph.circular()).toEqual([]);
   });
 });
+
+describe("the client package", () => {
+  const dir = join(ROOT, "packages/client");
+
+  it("depends on @parley/protocol and socket.io-client alone", () => {
+    const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+    expect(Object.keys(manifest.dependencies ?? {}).sort()).toEqual(["@parley/protocol", "socket.io-client"]);
+  });
+
+  it("has no import cycles", async () => {
+    const graph = await madge(join(dir, "src"), {
+      fileExtensions: ["ts"],
+      excludeRegExp: [/\.test\.ts$/],
+      tsConfig: join(dir, "tsconfig.json"),
+    });
+    expect(graph.circular()).toEqual([]);
+  });
+});
