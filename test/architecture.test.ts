@@ -18,6 +18,12 @@ function importsOf(text: string): string[] {
   return [...text.matchAll(/(?:from|import)\s*\(?\s*"([^"]+)"/g)].map((m) => m[1] ?? "");
 }
 
+/** The import cycles among the non-test TypeScript files of package `dir` (with its tsconfig). */
+async function cyclesOf(dir: string): Promise<string[][]> {
+  const graph = await madge(join(dir, "src"), { fileExtensions: ["ts"], excludeRegExp: [/\.test\.ts$/], tsConfig: join(dir, "tsconfig.json") });
+  return graph.circular();
+}
+
 /** The non-test TypeScript files under `dir`, recursively. */
 function sourcesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
@@ -27,12 +33,7 @@ function sourcesUnder(dir: string): string[] {
 
 describe("imports", () => {
   it.each(SERVICES)("of services/%s have no cycles", async (service) => {
-    const graph = await madge(join(ROOT, "services", service, "src"), {
-      fileExtensions: ["ts"],
-      excludeRegExp: [/\.test\.ts$/],
-      tsConfig: join(ROOT, "services", service, "tsconfig.json"),
-    });
-    expect(graph.circular()).toEqual([]);
+    expect(await cyclesOf(join(ROOT, "services", service))).toEqual([]);
   });
 
   it("of a gateway feature never reach into another feature", () => {
@@ -71,12 +72,7 @@ describe("the protocol package", () => {
   });
 
   it("has no import cycles", async () => {
-    const graph = await madge(join(dir, "src"), {
-      fileExtensions: ["ts"],
-      excludeRegExp: [/\.test\.ts$/],
-      tsConfig: join(dir, "tsconfig.json"),
-    });
-    expect(graph.circular()).toEqual([]);
+    expect(await cyclesOf(dir)).toEqual([]);
   });
 });
 
@@ -89,11 +85,6 @@ describe("the client package", () => {
   });
 
   it("has no import cycles", async () => {
-    const graph = await madge(join(dir, "src"), {
-      fileExtensions: ["ts"],
-      excludeRegExp: [/\.test\.ts$/],
-      tsConfig: join(dir, "tsconfig.json"),
-    });
-    expect(graph.circular()).toEqual([]);
+    expect(await cyclesOf(dir)).toEqual([]);
   });
 });
