@@ -18,6 +18,12 @@ function importsOf(text: string): string[] {
   return [...text.matchAll(/(?:from|import)\s*\(?\s*"([^"]+)"/g)].map((m) => m[1] ?? "");
 }
 
+/** The import cycles among the non-test TypeScript files of package `dir` (with its tsconfig). */
+async function cyclesOf(dir: string): Promise<string[][]> {
+  const graph = await madge(join(dir, "src"), { fileExtensions: ["ts"], excludeRegExp: [/\.test\.ts$/], tsConfig: join(dir, "tsconfig.json") });
+  return graph.circular();
+}
+
 /** The non-test TypeScript files under `dir`, recursively. */
 function sourcesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
@@ -27,12 +33,7 @@ function sourcesUnder(dir: string): string[] {
 
 describe("imports", () => {
   it.each(SERVICES)("of services/%s have no cycles", async (service) => {
-    const graph = await madge(join(ROOT, "services", service, "src"), {
-      fileExtensions: ["ts"],
-      excludeRegExp: [/\.test\.ts$/],
-      tsConfig: join(ROOT, "services", service, "tsconfig.json"),
-    });
-    expect(graph.circular()).toEqual([]);
+    expect(await cyclesOf(join(ROOT, "services", service))).toEqual([]);
   });
 
   it("of a gateway feature never reach into another feature", () => {
@@ -71,11 +72,19 @@ describe("the protocol package", () => {
   });
 
   it("has no import cycles", async () => {
-    const graph = await madge(join(dir, "src"), {
-      fileExtensions: ["ts"],
-      excludeRegExp: [/\.test\.ts$/],
-      tsConfig: join(dir, "tsconfig.json"),
-    });
-    expect(graph.circular()).toEqual([]);
+    expect(await cyclesOf(dir)).toEqual([]);
+  });
+});
+
+describe("the client package", () => {
+  const dir = join(ROOT, "packages/client");
+
+  it("depends on @parley/protocol and socket.io-client alone", () => {
+    const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+    expect(Object.keys(manifest.dependencies ?? {}).sort()).toEqual(["@parley/protocol", "socket.io-client"]);
+  });
+
+  it("has no import cycles", async () => {
+    expect(await cyclesOf(dir)).toEqual([]);
   });
 });

@@ -25,6 +25,7 @@ import {
 } from "./metrics.js";
 import http from "k6/http";
 
+import { handshakeAuth } from "./protocol.js";
 import { SeqTracker } from "./seq-tracker.js";
 import { SocketIoClient } from "./socketio.js";
 
@@ -63,7 +64,7 @@ export class ChatMember {
     this.options = options;
     this.trackers = new Map(conversationIds.map((id) => [id, new SeqTracker(id, options.checkDuplicates)]));
     this.client = new SocketIoClient(options.socketUrl, {
-      auth: { token: user.token },
+      auth: handshakeAuth(user.token),
       connectTimeoutMs: options.connectTimeoutMs,
       // Lost without being asked to: come back like a real client, and recover with sync.
       reconnection: { delayMs: 500, maxDelayMs: 5_000 },
@@ -111,7 +112,7 @@ export class ChatMember {
       const { accessToken, refreshToken } = res.json();
       this.user.token = accessToken;
       this.user.refreshToken = refreshToken;
-      this.client.options.auth = { token: accessToken };
+      this.client.options.auth = handshakeAuth(accessToken);
       // Closed meanwhile (the run ends, or a drop): a reconnection uses the new token.
       if (!this.client.connected) return;
       const ack = await this.client.emitWithAck("auth:refresh", { token: accessToken }, ackTimeoutMs);

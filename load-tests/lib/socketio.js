@@ -12,7 +12,7 @@
  *
  *   server → client  0{"sid","pingInterval","pingTimeout","maxPayload"}   Engine.IO open
  *   server → client  2                 ping; the client answers 3 (Engine.IO 4: the server pings)
- *   client → server  40{"token":"…"}   Socket.IO CONNECT to "/" with the `auth` object
+ *   client → server  40{"token":"…","protocol":"1.0"}   Socket.IO CONNECT to "/" with the `auth` object
  *   server → client  40{"sid":"…"}     connected
  *   server → client  44{"message","data":{"code"}}   CONNECT_ERROR: the handshake was refused
  *   either way       42["event",arg…]  EVENT;  42<id>["event",arg…]: an event that wants an ack
@@ -109,7 +109,7 @@ export class SocketIoClient {
   /**
    * @param {string} url base URL of the server (`http://localhost:8080`) or a full `ws://` URL.
    * @param {object} [options]
-   * @param {object} [options.auth] handshake `auth` object, e.g. `{ token }`.
+   * @param {object} [options.auth] handshake `auth` object, e.g. `handshakeAuth(token)` (protocol.js).
    * @param {object} [options.headers] extra headers of the WebSocket upgrade request.
    * @param {object} [options.tags] k6 tags of the WebSocket's built-in metrics.
    * @param {number} [options.connectTimeoutMs] longest wait for `40`. @default 10000

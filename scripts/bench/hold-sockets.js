@@ -12,6 +12,7 @@ import exec from "k6/execution";
 import { Counter, Trend } from "k6/metrics";
 import { clearTimeout, setTimeout } from "k6/timers";
 
+import { handshakeAuth } from "../../load-tests/lib/protocol.js";
 import { SocketIoClient } from "../../load-tests/lib/socketio.js";
 
 const SOCKET_URL = __ENV.SOCKET_URL;
@@ -58,7 +59,7 @@ export default async function ({ t0 }) {
     connects.push(
       sleep(t0 + (RAMP * i) / tokens.length - Date.now()).then(() => {
         const started = Date.now();
-        const client = new SocketIoClient(SOCKET_URL, { auth: { token: tokens[i] }, connectTimeoutMs: CONNECT_TIMEOUT_MS });
+        const client = new SocketIoClient(SOCKET_URL, { auth: handshakeAuth(tokens[i]), connectTimeoutMs: CONNECT_TIMEOUT_MS });
         clients.push(client);
         return new Promise((resolve) => {
           let settled = false;

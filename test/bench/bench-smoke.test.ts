@@ -2,19 +2,29 @@
  * `npm run bench` end to end, at a toy scale: the three targets started as the bench starts them, the
  * k6 `chat` workload against each at the full and the half load, a capacity run, and the reports.
  * This checks that the benchmark runs from a clean clone and counts right, not how fast anything is:
- * the machine is shared with the other test files, so no figure of speed is asserted.
+ * the machine is shared with the other test files, so no figure of speed is asserted. Then targets (b)
+ * and (c) once more, started as the bench starts them, watched from outside at each ack: (b) stores
+ * and queues nothing, (c) has stored every message before it answers the send.
  */
 import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+
+import type { Message } from "@parley/protocol";
+import { createPersistQueue } from "@parley/shared/queues";
 
 import type { BenchReport } from "../../scripts/bench/report.js";
 import type { RunResult } from "../../scripts/bench/run.js";
+import { startTarget } from "../../scripts/bench/targets.js";
 import { ROOT } from "../../scripts/lib/paths.js";
+import { ApiClient } from "../helpers/api-client.js";
+import { closeAllClients, connectClient } from "../helpers/clients.js";
 import { testDir } from "../helpers/env.js";
+import { nextEvent } from "../helpers/events.js";
+import { openModels } from "../helpers/in-process-gateway.js";
 
 const run = promisify(execFile);
 
@@ -120,4 +130,70 @@ describe("npm run bench's arguments", () => {
     const refused = run(process.execPath, args, { cwd: ROOT });
     await expect(refused).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining("--capacity-hold: the sockets must be held at least 15 s, not 5 s") });
   });
+});
+
+/** What one message of {@link probe} looked like from outside. */
+interface ProbedMessage {
+  /** The message reached the other member. */
+  delivered: boolean;
+  /** MongoDB held the message as soon as the ack arrived. */
+  storedAtAck: boolean;
+  /** The persist queue held a job for the message as soon as the ack arrived. */
+  queuedAtAck: boolean;
+}
+
+const PROBE_MESSAGES = 5;
+
+/**
+ * Starts target `id` as the bench does (on the test run's MongoDB), has one member of a new group send
+ * {@link PROBE_MESSAGES} messages to the other, one at a time, and looks at MongoDB and the persist queue
+ * the moment each ack arrives. With `pauseWorker`, the target's worker is stopped (SIGSTOP) for the sends.
+ */
+async function probe(id: "b" | "c", { pauseWorker = false } = {}): Promise<ProbedMessage[]> {
+  const target = await startTarget(id, { dir: testDir(`bench-probe-${id}`), mongoUrl: inject("mongoUri") });
+  const { connection, models } = await openModels(target.mongoUrl);
+  const queue = createPersistQueue({ url: target.redisUrl }, "{parley}");
+  try {
+    const api = new ApiClient(target.apiUrl);
+    const [alice, bob] = await Promise.all([api.register("alice"), api.register("bob")]);
+    const group = await api.group(alice.token, "probe", [bob.id]);
+    const [a, b] = await Promise.all([connectClient(target.socketUrl, alice.token), connectClient(target.socketUrl, bob.token)]);
+    const worker = pauseWorker ? target.processes.find((p) => p.name === "worker") : undefined;
+    if (pauseWorker && !worker) throw new Error(`(${id}) runs no worker`);
+    if (worker) process.kill(worker.pid, "SIGSTOP");
+    const probed: ProbedMessage[] = [];
+    try {
+      for (let i = 0; i < PROBE_MESSAGES; i++) {
+        const atBob = nextEvent<Message>(b.socket, "message:new");
+        const ack = await a.socket.timeout(5_000).emitWithAck("message:send", { conversationId: group.id, clientMsgId: `probe-${i}`, content: `probe ${i}` });
+        if (!ack.ok) throw new Error(`send failed: ${JSON.stringify(ack)}`);
+        const [stored, job] = await Promise.all([models.Message.exists({ _id: ack.message.id }), queue.getJob(ack.message.id)]);
+        probed.push({ storedAtAck: stored !== null, queuedAtAck: job !== undefined, delivered: (await atBob).id === ack.message.id });
+      }
+    } finally {
+      if (worker) process.kill(worker.pid, "SIGCONT");
+    }
+    return probed;
+  } finally {
+    closeAllClients();
+    await queue.close();
+    await connection.close();
+    await target.stop();
+  }
+}
+
+/** {@link PROBE_MESSAGES} times `message`. */
+function every(message: ProbedMessage): ProbedMessage[] {
+  return Array.from({ length: PROBE_MESSAGES }, () => message);
+}
+
+describe("the bench gateway's variants, from outside", () => {
+  it("(b) delivers and acknowledges every message, and neither stores nor queues any", async () => {
+    expect(await probe("b")).toEqual(every({ delivered: true, storedAtAck: false, queuedAtAck: false }));
+  }, 180_000);
+
+  it("(c) has stored every message in MongoDB when its ack arrives, with the worker stopped, and queued none", async () => {
+    // Only the gateway can have stored what MongoDB holds.
+    expect(await probe("c", { pauseWorker: true })).toEqual(every({ delivered: true, storedAtAck: true, queuedAtAck: false }));
+  }, 180_000);
 });

@@ -5,6 +5,7 @@ import { connectMongo, Health } from "@parley/shared/lifecycle";
 import { createLogger } from "@parley/shared/logger";
 import { createPersistQueue, type PersistQueue } from "@parley/shared/queues";
 import { createRedis, type RedisClient } from "@parley/shared/redis";
+import { createAdapter } from "@socket.io/redis-adapter";
 import type { Connection } from "mongoose";
 
 import { createGateway, type Gateway } from "../../services/gateway/src/app.js";
@@ -41,7 +42,9 @@ export async function startGatewayNode(
   const pubClient = createRedis(redisUrl, { name: `${node}-pub`, log });
   const subClient = createRedis(redisUrl, { name: `${node}-sub`, log, blocking: true });
   const queue = createPersistQueue(redis, config.QUEUE_PREFIX);
-  const gateway = createGateway({ config, log, redis, pubClient, subClient, models, queue, health: new Health({}) });
+  queue.on("error", (err) => log.error({ err }, "persist queue error"));
+  const adapter = createAdapter(pubClient, subClient);
+  const gateway = createGateway({ config, log, redis, adapter, models, queue, health: new Health({}) });
   const port = await gateway.listen();
   return {
     gateway,

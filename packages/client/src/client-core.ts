@@ -131,7 +131,7 @@ export function buildRealtimeClient(options: ClientOptions, api: ConversationsAp
     },
   });
   const presence = new PresenceTracker({ ...common, request });
-  const { calls, events: callEvents } = createCalls(request);
+  const { calls, events: callEvents } = createCalls({ request, sleep: (ms) => timers.sleep(ms) });
 
   const onListed = (views: readonly ConversationView[]): void => {
     const self = selfId();

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { useCluster } from "../../../test/helpers/cluster.js";
 import { createSessionAuth } from "./auth.js";
 import { createClient, type ParleyClient } from "./client.js";
-import type { Store } from "./store.js";
+import { until } from "./testing/until.js";
 
 const fixture = useCluster("sdk");
 const PASSWORD = "correct horse battery";
@@ -16,25 +16,6 @@ const clients: ParleyClient[] = [];
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.dispose()));
 });
-
-/** Resolves with the store's value once `ok` holds for it; fails after `ms`. */
-function until<T>(store: Store<T>, ok: (value: T) => boolean, what: string, ms = 10_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const check = (): boolean => {
-      if (!ok(store.get())) return false;
-      off();
-      clearTimeout(timer);
-      resolve(store.get());
-      return true;
-    };
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out waiting for ${what}: ${JSON.stringify(store.get())}`));
-    }, ms);
-    const off = store.subscribe(check);
-    check();
-  });
-}
 
 /** Two users with a direct conversation, each with a client on session auth. */
 async function pair(transports: ("websocket" | "polling")[] = ["websocket"]) {

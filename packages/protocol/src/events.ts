@@ -161,6 +161,8 @@ export interface SessionReady {
   sessionId: string;
   /** When the socket's access token expires (ISO): refresh it with `auth:refresh` before then. */
   expiresAt: string;
+  /** The protocol version the server speaks, `major.minor` (its `PROTOCOL_VERSION`). */
+  protocol: string;
 }
 
 /** Payload of `session:ended`. */

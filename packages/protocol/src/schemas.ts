@@ -242,8 +242,27 @@ export const BlockBody = z.object({ userId: ObjectIdString });
 export const Block = z.object({ userId: ObjectIdString, createdAt: IsoDate });
 export type Block = z.infer<typeof Block>;
 
+/** An access token as a client presents it: an HS256 JWT from register, login or refresh. */
+export const AccessToken = z.string().min(1).max(4096);
+
 /** Payload of `auth:refresh`: a newer access token of the same user and session. */
-export const AuthRefreshPayload = z.object({ token: z.string().min(1).max(4096) });
+export const AuthRefreshPayload = z.object({ token: AccessToken });
+
+/**
+ * The Socket.IO handshake's `auth` object (`io(url, { auth })`). Other fields are ignored.
+ *
+ * - `token`: the access token. A client that cannot set `auth` may send it as the `token` query
+ *   parameter or an `Authorization: Bearer` header instead.
+ * - `protocol`: the protocol version the client speaks, `major.minor` (`PROTOCOL_VERSION` of the
+ *   `@parley/protocol` it was built with). A server refuses one it does not speak, malformed or of
+ *   another major, with `UNSUPPORTED_PROTOCOL`. Absent, the client is taken to speak the server's
+ *   current major, so plain socket.io-client code and older clients keep working.
+ */
+export const HandshakeAuth = z.object({
+  token: AccessToken.optional(),
+  protocol: z.string().max(16).optional(),
+});
+export type HandshakeAuth = z.infer<typeof HandshakeAuth>;
 
 /** Query of `GET /api/users`: a username prefix, case-insensitive. */
 export const UserSearchQuery = z.object({

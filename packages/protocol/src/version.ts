@@ -3,6 +3,7 @@
  * `session:ready` answers with the server's. Minor versions only add (events, optional fields, error
  * codes a client already handles as unknown); a new major version may change or remove, and a server
  * refuses clients of a major version it does not speak with `connect_error` code `UNSUPPORTED_PROTOCOL`.
+ * A client that sends no version is taken to speak the server's current major.
  */
 export const PROTOCOL_VERSION = "1.0";
 

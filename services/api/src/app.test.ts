@@ -1,12 +1,18 @@
 import { describe, expect, it } from "vitest";
 
-import { Health } from "@parley/shared/lifecycle";
-import type { Models } from "@parley/shared/models";
+import { connectMongo, Health } from "@parley/shared/lifecycle";
+import { createLogger } from "@parley/shared/logger";
+import { createModels, type Models } from "@parley/shared/models";
+
+import { startFerretDb } from "../../../scripts/lib/ferretdb.js";
+import { testDir } from "../../../test/helpers/env.js";
+import { eventually } from "../../../test/helpers/events.js";
 
 import { requestIdFrom } from "./http/request-id.js";
 import { useApi } from "./testing/api-harness.js";
 
 const api = useApi("app");
+const silent = createLogger({ service: "api", node: "test", level: "silent" });
 
 describe("health", () => {
   it("answers /healthz and /readyz without a token", async () => {
@@ -94,6 +100,36 @@ describe("errors", () => {
     expect(res.body).toEqual({ error: { code: "INTERNAL", message: "Internal error" } });
     expect(JSON.stringify(res.body)).not.toContain("hunter2");
     expect(res.headers.get("x-request-id")).toBeTruthy();
+  });
+
+  it("answers 503 UNAVAILABLE with Retry-After while its database is down, and serves again once it is back", { timeout: 60_000 }, async () => {
+    // A FerretDB of this test's own, stopped under a running API: the shared one serves other files.
+    const dataDir = testDir("ferretdb-api-outage");
+    let ferret = await startFerretDb({ dataDir });
+    const port = Number(new URL(ferret.uri).port);
+    const mongo = await connectMongo(`${ferret.uri}api_outage`, silent);
+    try {
+      const models = createModels(mongo);
+      await Promise.all(Object.values(models).map((model) => model.init()));
+      const variant = await api.startVariant({ models });
+      const username = api.username("outage");
+      const registered = await api.request("POST", `${variant.baseUrl}/api/auth/register`, { body: { username, password: "correct horse battery" } });
+      expect(registered.status).toBe(201);
+      const me = () => api.request("GET", `${variant.baseUrl}/api/users/me`, { token: registered.body.accessToken });
+      expect((await me()).status).toBe(200);
+
+      await ferret.stop();
+      const down = await me();
+      expect(down.status).toBe(503);
+      expect(down.body).toEqual({ error: { code: "UNAVAILABLE", message: "Service temporarily unavailable, retry shortly" } });
+      expect(down.headers.get("retry-after")).toBe("1");
+
+      ferret = await startFerretDb({ dataDir, port });
+      await eventually(async () => (await me()).status === 200, 30_000, "an answer once the database is back");
+    } finally {
+      await mongo.close();
+      await ferret.stop();
+    }
   });
 
   it("sends no x-powered-by and marks API answers uncacheable", async () => {

@@ -135,7 +135,8 @@ export function createApi(deps: ApiDeps): Express {
     pinoHttp({
       logger: log,
       quietReqLogger: true,
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "info"),
+      // 503 is an outage or the hasher at capacity, logged at warn by the error handler: not a bug.
+      customLogLevel: (_req, res, err) => (res.statusCode === 503 ? "warn" : err || res.statusCode >= 500 ? "error" : "info"),
       autoLogging: { ignore: (req) => HEALTH_PATHS.has(req.url?.split("?")[0] ?? "") },
     }),
   );

@@ -1,28 +1,29 @@
 /**
- * `createGateway(deps)`: a Socket.IO server on the Redis adapter, with the handshake, session and
- * feature handlers wired in. It opens no connection of its own, so tests can run several on one Redis.
+ * `createGateway(deps)`: a Socket.IO server on the adapter it is given (the Redis adapter, in every
+ * deployment), with the handshake, session and feature handlers wired in. It opens no connection of its
+ * own, so tests can run several on one Redis.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type Server as HttpServer } from "node:http";
 import { setTimeout as delay } from "node:timers/promises";
 
-import { createAdapter } from "@socket.io/redis-adapter";
 import { Server, type ServerOptions } from "socket.io";
 
 import { BlockCache } from "@parley/shared/blocks/block-cache";
 import { allowedOrigins } from "@parley/shared/config";
+import { logFailure } from "@parley/shared/errors";
 import { conversationRoom } from "@parley/shared/events";
 import { listen, type Health } from "@parley/shared/lifecycle";
 import type { Logger } from "@parley/shared/logger";
 import { Registry } from "@parley/shared/metrics";
 import { ConversationCache } from "@parley/shared/messages/conversation-cache";
-import { MessagePipeline, type MessagePersistence } from "@parley/shared/messages/message-pipeline";
+import { MessagePipeline } from "@parley/shared/messages/message-pipeline";
 import type { Models } from "@parley/shared/models";
 import type { PersistQueue } from "@parley/shared/queues";
 import type { RedisClient } from "@parley/shared/redis";
 import { redisKeys } from "@parley/shared/redis-keys";
 
-import { authenticate, handshakeOf } from "./auth/authenticate.js";
+import { handshake } from "./auth/authenticate.js";
 import { callsFeature } from "./calls/calls.feature.js";
 import type { GatewayConfig } from "./config.js";
 import type { GatewayServer } from "./lib/types.js";
@@ -47,21 +48,12 @@ export interface GatewayDeps {
   log: Logger;
   /** Commands and scripts. */
   redis: RedisClient;
-  /** The adapter's publishing connection. */
-  pubClient: RedisClient;
-  /** The adapter's subscribing connection (dedicated: a subscribed connection runs no other command). */
-  subClient: RedisClient;
   /**
-   * The Socket.IO adapter. The benchmark's single-process ceiling passes socket.io's in-memory
-   * `Adapter`; `pubClient` and `subClient` are then not used.
-   * @default the Redis adapter on `pubClient` and `subClient`
+   * The Socket.IO adapter (socket.io's `adapter` server option), which carries every room broadcast to
+   * the other gateways: `createAdapter(pubClient, subClient)` of @socket.io/redis-adapter, on two
+   * connections of its own (the subscribing one runs no other command).
    */
-  adapter?: ServerOptions["adapter"];
-  /**
-   * How and when the message pipeline persists a new message (see {@link MessagePersistence}).
-   * @default queued for the worker after delivery
-   */
-  persistence?: MessagePersistence;
+  adapter: ServerOptions["adapter"];
   models: Models;
   queue: PersistQueue;
   health: Health;
@@ -93,7 +85,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
   const httpServer = createServer();
   const io: GatewayServer = new Server(httpServer, {
-    adapter: deps.adapter ?? createAdapter(deps.pubClient, deps.subClient),
+    adapter: deps.adapter,
     serveClient: false,
     maxHttpBufferSize: config.MAX_PAYLOAD_BYTES,
     pingInterval: config.PING_INTERVAL_MS,
@@ -126,7 +118,6 @@ export function createGateway(deps: GatewayDeps): Gateway {
     cache,
     queue: deps.queue,
     log,
-    persistence: deps.persistence,
     deliver: (message, exceptSocketId) => {
       const room = io.to(conversationRoom(message.conversationId));
       (exceptSocketId ? room.except(exceptSocketId) : room).emit("message:new", message);
@@ -167,8 +158,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     calls,
   ];
 
-  io.use(authenticate({ secret: config.JWT_SECRET, models, log }));
-  io.use(handshakeOf(features, log));
+  // Half the connect window: a refusal must reach the client before Socket.IO closes the connection.
+  io.use(handshake(features, { secret: config.JWT_SECRET, models, log, deadlineMs: Math.floor(config.CONNECT_TIMEOUT_MS / 2) }));
   io.on("connection", (socket) => {
     const socketLog = log.child({ socketId: socket.id, userId: socket.data.userId });
     if (log.isLevelEnabled("debug")) {
@@ -178,7 +169,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     events.attach(socket);
     for (const feature of features) feature.onConnection?.(socket);
     startSession(socket, { node, cache, features, log: socketLog }).catch((err: unknown) => {
-      socketLog.error({ err }, "session setup failed, disconnecting");
+      logFailure(socketLog, err, {}, "session setup failed, disconnecting");
+      // UNAVAILABLE whatever the cause: the lookups were retried already, and reconnecting is the remedy.
       socket.emit("error", { code: "UNAVAILABLE", message: "Session setup failed, reconnect shortly", event: "session" });
       socket.disconnect(true);
     });

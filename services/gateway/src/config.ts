@@ -63,6 +63,8 @@ export const gatewayConfigSchema = z.object({
   /**
    * How long a new Engine.IO connection may take to complete the Socket.IO connect (`40` with a valid
    * token), in milliseconds; then it is closed. Bounds what a client holds without ever authenticating.
+   * The handshake's own lookups (MongoDB, Redis) get half of it: past that, the handshake is refused
+   * with `UNAVAILABLE`, so that the client hears why before the connection is closed.
    * @default 5000
    */
   CONNECT_TIMEOUT_MS: intVar(100).default(5_000),

@@ -1,6 +1,7 @@
 /**
- * Two gateways in this process on one real Redis and FerretDB: handshake, session, and the message
- * path across nodes. The multi-process cluster behind nginx is tested in test/cluster.
+ * Two gateways in this process on one real Redis and FerretDB: handshake, protocol version, session,
+ * the message path across nodes, and a gateway of its own whose Redis goes down. The multi-process
+ * cluster behind nginx is tested in test/cluster.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setImmediate as nextTurn } from "node:timers/promises";
@@ -13,12 +14,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 import { signAccessToken } from "@parley/shared/auth";
 import { ConversationCache } from "@parley/shared/messages/conversation-cache";
-import type { Message } from "@parley/protocol";
+import { PROTOCOL_VERSION, type Message } from "@parley/protocol";
 import type { Models } from "@parley/shared/models";
 import { redisKeys } from "@parley/shared/redis-keys";
 
+import { startRedisServer } from "../../../scripts/lib/redis-server.js";
 import { closeAllClients, connectClient, connectError, type ClientSocket } from "../../../test/helpers/clients.js";
-import { TEST_JWT_SECRET, testMongoUrl } from "../../../test/helpers/env.js";
+import { TEST_JWT_SECRET, testDir, testMongoUrl } from "../../../test/helpers/env.js";
 import { collect, eventually, nextEvent } from "../../../test/helpers/events.js";
 import { openModels, startGatewayNode, type GatewayNode } from "../../../test/helpers/in-process-gateway.js";
 import { useRedisServer } from "../../../test/helpers/redis.js";
@@ -79,7 +81,33 @@ describe("handshake", () => {
   it("accepts the token from the query string too, and names the node", async () => {
     const user = await seedUser(models);
     const { session } = await connectClient(nodes[1]!.url, "", { auth: {}, query: { token: user.token } });
-    expect(session).toEqual({ userId: user.id, node: "node-b", sessionId: expect.stringMatching(/^[0-9a-f]{24}$/), expiresAt: expect.any(String) });
+    expect(session).toEqual({ userId: user.id, node: "node-b", sessionId: expect.stringMatching(/^[0-9a-f]{24}$/), expiresAt: expect.any(String), protocol: PROTOCOL_VERSION });
+  });
+});
+
+describe("protocol version", () => {
+  it.each([
+    ["the server's own", PROTOCOL_VERSION],
+    ["a later minor of the same major", "1.7"],
+    ["none (a plain socket.io-client)", undefined],
+  ])("accepts %s, and session:ready names the server's", async (_, protocol) => {
+    const user = await seedUser(models);
+    const { session } = await connectClient(nodes[0]!.url, "", { auth: { token: user.token, ...(protocol === undefined ? {} : { protocol }) } });
+    expect(session).toMatchObject({ userId: user.id, protocol: PROTOCOL_VERSION });
+  });
+
+  it.each([
+    ["another major", "2.0"],
+    ["a malformed version", "x"],
+    ["a version that is not a string", 1],
+    ["a version over 16 characters", `1.${"0".repeat(15)}`],
+  ])("refuses %s with UNSUPPORTED_PROTOCOL, naming the server's, before it looks at the token", async (_, protocol) => {
+    const user = await seedUser(models);
+    for (const token of [user.token, "not-a-jwt", undefined]) {
+      const err = await connectError(nodes[0]!.url, { token, protocol });
+      expect(err.data?.code).toBe("UNSUPPORTED_PROTOCOL");
+      expect(err.message).toContain(PROTOCOL_VERSION);
+    }
   });
 });
 
@@ -274,5 +302,39 @@ describe("refusals", () => {
     const error = nextEvent(a.socket, "error");
     a.socket.emit("message:send", { conversationId, clientMsgId: "", content: "no ack" });
     expect(await error).toMatchObject({ code: "VALIDATION", event: "message:send", message: expect.stringContaining("clientMsgId") });
+  });
+});
+
+describe("when its Redis goes down", () => {
+  it("answers message:send and new handshakes with UNAVAILABLE, and serves again once Redis is back", { timeout: 60_000 }, async () => {
+    const dir = testDir("redis-gateway-outage");
+    let server = await startRedisServer({ dir });
+    // Without rate limits a send gets past the limiter (which refuses UNAVAILABLE by itself when Redis
+    // is down) to the message pipeline, whose raw Redis error is what this answers.
+    const node = await startGatewayNode("node-outage", server.url, models, { RATE_LIMITS_ENABLED: "false" });
+    try {
+      const { alice, bob, conversationId } = await pair();
+      const a = await connectClient(node.url, alice.token);
+      expect(await send(a.socket, { conversationId, clientMsgId: "before", content: "x" })).toMatchObject({ ok: true });
+
+      await server.stop();
+      const ack = await send(a.socket, { conversationId, clientMsgId: "during", content: "y" });
+      expect(ack).toEqual({ ok: false, error: { code: "UNAVAILABLE", message: "Service temporarily unavailable, retry shortly" } });
+      const refused = await connectError(node.url, { token: bob.token });
+      expect(refused.data?.code).toBe("UNAVAILABLE");
+      expect(refused.message).not.toMatch(/max retries|ECONNREFUSED|Connection is closed/i);
+
+      server = await startRedisServer({ dir, port: server.port });
+      // The same clientMsgId, as a client resends after UNAVAILABLE.
+      const retried = await eventually(async () => {
+        const again = await send(a.socket, { conversationId, clientMsgId: "during", content: "y" });
+        return again.ok && again;
+      }, 20_000, "a send once Redis is back");
+      expect(retried.message).toMatchObject({ clientMsgId: "during", content: "y" });
+      expect((await connectClient(node.url, bob.token)).session.userId).toBe(bob.id);
+    } finally {
+      await node.close();
+      await server.stop();
+    }
   });
 });

@@ -1,9 +1,13 @@
 /**
- * The server's error classes, and the one place that maps thrown values to wire errors and HTTP statuses.
+ * The server's error classes, and the one place that maps thrown values to wire errors and HTTP statuses
+ * (with dependency-errors.ts, which recognises a Redis or MongoDB outage).
  * The codes themselves, their statuses and the wire shape are the protocol's (`@parley/protocol`).
  */
 
 import { ERROR_STATUS, type ErrorCode, type FieldIssue, type WireError } from "@parley/protocol";
+
+import { isDependencyUnavailable } from "./dependency-errors.js";
+import type { Logger } from "./logger.js";
 
 /** Base class of every error that is allowed to reach a client with its own code and message. */
 export abstract class AppError extends Error {
@@ -112,18 +116,44 @@ export class UnavailableError extends AppError {
   }
 }
 
+/** A handshake refused because the client announced a protocol version this server does not speak. */
+export class UnsupportedProtocolError extends AppError {
+  readonly code = "UNSUPPORTED_PROTOCOL";
+}
+
 /** A handshake refused because the user has too many sockets connected across the cluster. */
 export class TooManyConnectionsError extends AppError {
   readonly code = "TOO_MANY_CONNECTIONS";
 }
 
-/** The wire form of any thrown value: an {@link AppError} keeps its code, anything else is `INTERNAL`. */
+/** What a client is told when a dependency is unavailable: never the driver's own message. */
+const UNAVAILABLE_WIRE: WireError = { code: "UNAVAILABLE", message: "Service temporarily unavailable, retry shortly" };
+const INTERNAL_WIRE: WireError = { code: "INTERNAL", message: "Internal error" };
+
+/**
+ * The wire form of any thrown value: an {@link AppError} keeps its code, a failure that says Redis or
+ * MongoDB is unavailable ({@link isDependencyUnavailable}) is `UNAVAILABLE`, anything else is
+ * `INTERNAL`. The message of anything but an AppError is a fixed one.
+ */
 export function toWireError(err: unknown): WireError {
   if (err instanceof AppError) return err.toWire();
-  return { code: "INTERNAL", message: "Internal error" };
+  return isDependencyUnavailable(err) ? { ...UNAVAILABLE_WIRE } : { ...INTERNAL_WIRE };
 }
 
-/** HTTP status for any thrown value, consistent with {@link toWireError}. */
+/** HTTP status for any thrown value, consistent with {@link toWireError}: 503 for an unavailable dependency. */
 export function httpStatusOf(err: unknown): number {
-  return err instanceof AppError ? err.status : ERROR_STATUS.INTERNAL;
+  if (err instanceof AppError) return err.status;
+  return isDependencyUnavailable(err) ? ERROR_STATUS.UNAVAILABLE : ERROR_STATUS.INTERNAL;
+}
+
+/**
+ * Logs a failure that is about to be answered (an event, a handshake, a request), with the original
+ * error: nothing for an {@link AppError} (the client is told why, and the code is counted), `warn` for an
+ * unavailable dependency (an outage, already reported by the clients' own error listeners), `error` for
+ * anything else (a bug).
+ */
+export function logFailure(log: Logger, err: unknown, bindings: Record<string, unknown>, message: string): void {
+  if (err instanceof AppError) return;
+  if (isDependencyUnavailable(err)) log.warn({ ...bindings, err }, `${message}: a dependency is unavailable`);
+  else log.error({ ...bindings, err }, message);
 }

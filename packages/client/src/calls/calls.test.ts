@@ -12,13 +12,16 @@ describe("calls", () => {
     const s = setup({ ackTimeoutMs: 5000 });
     await connected(s);
     const started = s.client.calls.initiate(OTHER, "video");
+    await flush();
     s.socket.ok("call:initiate", { callId: CALL });
     expect(await started).toBe(CALL);
     const offer = s.client.calls.offer(CALL, "v=0");
+    await flush();
     expect(s.socket.pending("call:offer").map((r) => r.payload)).toEqual([{ callId: CALL, sdp: "v=0" }]);
     s.socket.ok("call:offer");
     await offer;
     const busy = s.client.calls.initiate(OTHER, "audio");
+    await flush();
     s.socket.fail("call:initiate", { code: "BUSY", message: "in a call" });
     await expect(busy).rejects.toMatchObject({ name: "ParleyError", code: "BUSY", retryable: false });
     const silent = s.client.calls.end(CALL);
@@ -32,6 +35,27 @@ describe("calls", () => {
     off();
     s.socket.push("call:answer", { callId: CALL, sdp: "again" });
     expect(answers).toEqual([{ callId: CALL, sdp: "answer" }]);
+    await s.client.dispose();
+  });
+
+  it("sends signaling in order, waiting out RATE_LIMITED before what came after it", async () => {
+    const s = setup();
+    await connected(s);
+    const first = s.client.calls.ice(CALL, { candidate: "a" });
+    const second = s.client.calls.ice(CALL, { candidate: "b" });
+    await flush();
+    expect(s.socket.pending("call:ice-candidate").map((r) => r.payload.candidate)).toEqual([{ candidate: "a" }]);
+    s.socket.fail("call:ice-candidate", { code: "RATE_LIMITED", message: "slow", retryAfterMs: 300 });
+    await flush(299);
+    expect(s.socket.pending("call:ice-candidate")).toEqual([]);
+    await flush(1);
+    expect(s.socket.pending("call:ice-candidate").map((r) => r.payload.candidate)).toEqual([{ candidate: "a" }]);
+    s.socket.ok("call:ice-candidate");
+    await first;
+    await flush();
+    expect(s.socket.pending("call:ice-candidate").map((r) => r.payload.candidate)).toEqual([{ candidate: "b" }]);
+    s.socket.fail("call:ice-candidate", { code: "NOT_FOUND", message: "over" });
+    await expect(second).rejects.toMatchObject({ code: "NOT_FOUND" });
     await s.client.dispose();
   });
 

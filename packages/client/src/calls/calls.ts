@@ -2,8 +2,9 @@
  * Call signaling: the requests of a 1:1 WebRTC call as promises, and the server's call events as
  * listeners. No WebRTC here: the app owns its RTCPeerConnection.
  */
-import type { CallMedia, IceCandidateInit, ServerToClientEvents } from "@parley/protocol";
+import type { CallMedia, ClientToServerEvents, EventPayload, EventResult, IceCandidateInit, ServerToClientEvents } from "@parley/protocol";
 
+import { ParleyError } from "../errors.js";
 import { Emitter } from "../lib/emitter.js";
 import type { Requester } from "../transport/requests.js";
 
@@ -26,11 +27,14 @@ export type CallEvent = (typeof CALL_EVENTS)[number];
 /** The payload of call event `E`. */
 export type CallPayload<E extends CallEvent> = Parameters<ServerToClientEvents[E]>[0];
 
+type CallRequest = Extract<keyof ClientToServerEvents, `call:${string}`>;
+
 type CallListeners = { [E in CallEvent]: (payload: CallPayload<E>) => void };
 
 /**
  * Signaling of 1:1 calls. Every method rejects with a {@link ParleyError} when the server refuses
- * (`BUSY`, `NOT_FOUND`: the call is over, `CONFLICT`…) or does not answer.
+ * (`BUSY`, `NOT_FOUND`: the call is over, `CONFLICT`…) or does not answer; `RATE_LIMITED` is waited
+ * out and sent again, in order.
  */
 export interface Calls {
   /** Calls `calleeId`; resolves with the call id. */
@@ -51,16 +55,43 @@ export interface Calls {
   on<E extends CallEvent>(event: E, listener: (payload: CallPayload<E>) => void): () => void;
 }
 
-/** The {@link Calls} of a client, and the emitter its socket feeds. */
-export function createCalls(request: Requester): { calls: Calls; events: Emitter<CallListeners> } {
+/** What call signaling needs. */
+export interface CallsDeps {
+  request: Requester;
+  /** Waits `ms` (the client's timers, so that `dispose()` stops a wait). */
+  sleep: (ms: number) => Promise<void>;
+}
+
+/**
+ * The {@link Calls} of a client, and the emitter its socket feeds. Signaling requests go one at a
+ * time, in order; one refused with `RATE_LIMITED` (the server did nothing) is sent again after
+ * `retryAfterMs`, before anything that came after it: candidates keep their order, no SDP is dropped.
+ */
+export function createCalls({ request, sleep }: CallsDeps): { calls: Calls; events: Emitter<CallListeners> } {
   const events = new Emitter<CallListeners>();
-  const ref = (event: "call:reject" | "call:cancel" | "call:end") => async (callId: string) => void (await request(event, { callId }));
-  const sdp = (event: "call:offer" | "call:answer") => async (callId: string, value: string) => void (await request(event, { callId, sdp: value }));
+  let queue: Promise<unknown> = Promise.resolve();
+  const signal = <E extends CallRequest>(event: E, payload: EventPayload<E>): Promise<EventResult<E>> => {
+    const send = async (): Promise<EventResult<E>> => {
+      for (;;) {
+        try {
+          return await request(event, payload);
+        } catch (err) {
+          if (!(err instanceof ParleyError) || err.code !== "RATE_LIMITED") throw err;
+          await sleep(err.retryAfterMs ?? 1000);
+        }
+      }
+    };
+    const result = queue.then(send, send);
+    queue = result.catch(() => {});
+    return result;
+  };
+  const ref = (event: "call:reject" | "call:cancel" | "call:end") => async (callId: string) => void (await signal(event, { callId }));
+  const sdp = (event: "call:offer" | "call:answer") => async (callId: string, value: string) => void (await signal(event, { callId, sdp: value }));
   const calls: Calls = {
-    initiate: async (calleeId, media) => (await request("call:initiate", { calleeId, media })).callId,
+    initiate: async (calleeId, media) => (await signal("call:initiate", { calleeId, media })).callId,
     offer: sdp("call:offer"),
     answer: sdp("call:answer"),
-    ice: async (callId, candidate) => void (await request("call:ice-candidate", { callId, candidate })),
+    ice: async (callId, candidate) => void (await signal("call:ice-candidate", { callId, candidate })),
     reject: ref("call:reject"),
     cancel: ref("call:cancel"),
     end: ref("call:end"),

@@ -23,7 +23,7 @@ describe("the connection", () => {
     const auth = await s.socket.open({ node: "gw-7" });
     expect(auth).toEqual({ token: "t1", protocol: PROTOCOL_VERSION });
     await Promise.all([a, b]);
-    expect(s.client.connection.get()).toMatchObject({ state: "ready", node: "gw-7", sessionId: "bbbbbbbbbbbbbbbbbbbbbbbb" });
+    expect(s.client.connection.get()).toMatchObject({ state: "ready", node: "gw-7", sessionId: "bbbbbbbbbbbbbbbbbbbbbbbb", serverProtocol: "1.0" });
     await s.client.connect();
     expect(s.socket.connectCalls).toBe(1);
     await s.client.dispose();

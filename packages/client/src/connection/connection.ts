@@ -32,7 +32,7 @@ export interface ConnectionSnapshot {
   sessionId?: string;
   /** The gateway process serving the socket, from `session:ready`. */
   node?: string;
-  /** The protocol version the server announced, when it does. */
+  /** The protocol version the server speaks (`session:ready.protocol`), `major.minor`. */
   serverProtocol?: string;
 }
 
@@ -200,14 +200,7 @@ export class Connection {
     this.cancelRetry?.();
     this.everReady = true;
     this.ended = undefined;
-    const serverProtocol = (session as SessionReady & { protocol?: unknown }).protocol;
-    this.set({
-      state: "ready",
-      userId: session.userId,
-      sessionId: session.sessionId,
-      node: session.node,
-      ...(typeof serverProtocol === "string" && { serverProtocol }),
-    });
+    this.set({ state: "ready", userId: session.userId, sessionId: session.sessionId, node: session.node, serverProtocol: session.protocol });
     this.settle();
     this.events.emit("ready", session);
   }

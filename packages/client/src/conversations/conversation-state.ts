@@ -116,7 +116,7 @@ export class ConversationState {
 
   /** A sync whose failure is handled here (retried with backoff while connected). */
   autoSync(): void {
-    this.sync().catch(() => {});
+    this.sync().catch((err: unknown) => this.deps.logger.debug(`parley: sync of ${this.deps.id} failed`, err));
   }
 
   private async run(): Promise<{ recovered: boolean }> {

@@ -14,6 +14,7 @@ export interface FakeRequest {
   respond(res: AckResponse<object>): void;
 }
 
+/** The user of every fake session. */
 export const USER = "aaaaaaaaaaaaaaaaaaaaaaaa";
 
 /** A socket the test drives. */
@@ -107,7 +108,7 @@ export class FakeSocket implements ClientSocket {
     this.connected = true;
     this.active = true;
     this.fire("connect");
-    this.push("session:ready", { userId: USER, node: "gw-1", sessionId: "bbbbbbbbbbbbbbbbbbbbbbbb", expiresAt: new Date(Date.now() + 900_000).toISOString(), ...session });
+    this.push("session:ready", { userId: USER, node: "gw-1", sessionId: "bbbbbbbbbbbbbbbbbbbbbbbb", expiresAt: new Date(Date.now() + 900_000).toISOString(), protocol: "1.0", ...session });
     return auth;
   }
 

@@ -9,7 +9,9 @@ import type { ConversationsApi, HistoryPage } from "../conversations/history.js"
 import { FakeSocket, USER } from "./fake-socket.js";
 
 export { USER } from "./fake-socket.js";
+/** Another member of the test conversations. */
 export const OTHER = "cccccccccccccccccccccccc";
+/** Test conversation ids. */
 export const CONV = "dddddddddddddddddddddddd";
 export const CONV2 = "eeeeeeeeeeeeeeeeeeeeeeee";
 

@@ -64,8 +64,12 @@ export interface HandshakeAuth {
   protocol: string;
 }
 
-/** Socket.IO client options the SDK passes through (reconnection delays, transports, path…). */
-export type SocketIoOptions = Partial<Omit<ManagerOptions & SocketOptions, "auth" | "autoConnect">>;
+/**
+ * Socket.IO client options the SDK passes through (reconnection delays, transports, path…). Not
+ * `retries` and `ackTimeout`: Socket.IO's own retry queue would resend on its own schedule, and the SDK
+ * owns resends (its outbox); nor `auth`, `autoConnect` and `forceNew`, which are the SDK's.
+ */
+export type SocketIoOptions = Partial<Omit<ManagerOptions & SocketOptions, "auth" | "autoConnect" | "forceNew" | "retries" | "ackTimeout">>;
 
 /** What a {@link SocketFactory} gets. */
 export interface SocketFactoryOptions {
@@ -95,9 +99,11 @@ interface UntypedEmitter {
  * that two clients of two users in one process never share a connection.
  */
 export const socketIoFactory: SocketFactory = ({ url, auth, options }) => {
+  // Options from plain JavaScript may still carry them: they are dropped, not obeyed.
+  const { retries: _retries, ackTimeout: _ackTimeout, ...passed } = options as SocketIoOptions & { retries?: unknown; ackTimeout?: unknown };
   const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, {
     ...DEFAULT_SOCKET_OPTIONS,
-    ...options,
+    ...passed,
     forceNew: true,
     autoConnect: false,
     auth,

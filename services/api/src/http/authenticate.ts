@@ -32,7 +32,7 @@ function bearerToken(header: string | undefined): string | undefined {
  * Requires a valid access token (HS256, unexpired) of a session that was not revoked (one Redis read)
  * naming an existing user, and records the caller for {@link callerOf}. Refusals are 401 with code
  * `AUTH_REQUIRED`, `INVALID_TOKEN`, `TOKEN_EXPIRED`, `SESSION_REVOKED` or `USER_NOT_FOUND`; 503
- * `UNAVAILABLE` when the revocation check cannot be made.
+ * `UNAVAILABLE` when the revocation check (Redis) or the user lookup (MongoDB) cannot be made.
  */
 export function authenticate({
   models,

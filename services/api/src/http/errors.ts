@@ -5,7 +5,7 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 
 import type { WireError } from "@parley/protocol";
-import { AppError, AuthError, NotFoundError, RateLimitedError, UnavailableError, ValidationError } from "@parley/shared/errors";
+import { AppError, AuthError, NotFoundError, ValidationError, httpStatusOf, logFailure, toWireError } from "@parley/shared/errors";
 import type { Logger } from "@parley/shared/logger";
 
 /** Answers every request that no route matched with 404 `NOT_FOUND`. */
@@ -39,17 +39,24 @@ function isBodyParserError(err: unknown): err is BodyParserError {
   );
 }
 
-/** When a refusal says when to retry: a rate limit, or a service at capacity. */
-function retryAfterMsOf(err: AppError): number | undefined {
-  if (err instanceof RateLimitedError || err instanceof UnavailableError) return err.retryAfterMs;
-  return undefined;
+/** `Retry-After` of an `UNAVAILABLE` that names no time: a dependency outage, usually short. */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
+
+/**
+ * The `Retry-After` header of an answer, in whole seconds: `retryAfterMs` rounded up when the error has
+ * one, {@link UNAVAILABLE_RETRY_AFTER_SECONDS} for any other `UNAVAILABLE`, none otherwise.
+ */
+function retryAfterSeconds(error: WireError): number | undefined {
+  if (error.retryAfterMs !== undefined) return Math.max(1, Math.ceil(error.retryAfterMs / 1000));
+  return error.code === "UNAVAILABLE" ? UNAVAILABLE_RETRY_AFTER_SECONDS : undefined;
 }
 
 /**
- * Maps errors to responses: an {@link AppError} keeps its code and status (with `Retry-After` in whole
- * seconds, rounded up, when it has a `retryAfterMs`), a body-parser failure is a `VALIDATION` (400, 413
- * for a body over the limit), anything else is logged and answered 500 `INTERNAL` with a fixed message,
- * so no stack or driver message ever reaches a client.
+ * Maps errors to responses through `toWireError` and `httpStatusOf`, the mapping the gateways use: an
+ * {@link AppError} keeps its code and status, an unavailable Redis or MongoDB is 503 `UNAVAILABLE`,
+ * anything else is 500 `INTERNAL` with a fixed message, so no stack or driver message ever reaches a
+ * client; a body-parser failure is a `VALIDATION` (400, 413 for a body over the limit). `RATE_LIMITED`
+ * and `UNAVAILABLE` carry a `Retry-After` header, 401s a `WWW-Authenticate` challenge.
  */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
@@ -61,20 +68,17 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     let status: number;
     let error: WireError;
-    if (err instanceof AppError) {
-      status = err.status;
-      error = err.toWire();
-      if (err instanceof AuthError) res.setHeader("www-authenticate", 'Bearer realm="parley"');
-      const retryAfterMs = retryAfterMsOf(err);
-      if (retryAfterMs !== undefined) res.setHeader("retry-after", String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
-    } else if (isBodyParserError(err) && BODY_ERRORS[err.type]) {
+    if (!(err instanceof AppError) && isBodyParserError(err) && BODY_ERRORS[err.type]) {
       const known = BODY_ERRORS[err.type]!;
       status = known.status;
       error = new ValidationError(known.message).toWire();
     } else {
-      (req.log ?? log).error({ err }, "request failed");
-      status = 500;
-      error = { code: "INTERNAL", message: "Internal error" };
+      logFailure(req.log ?? log, err, {}, "request failed");
+      status = httpStatusOf(err);
+      error = toWireError(err);
+      if (err instanceof AuthError) res.setHeader("www-authenticate", 'Bearer realm="parley"');
+      const retryAfter = retryAfterSeconds(error);
+      if (retryAfter !== undefined) res.setHeader("retry-after", String(retryAfter));
     }
     res.status(status).json({ error });
   };

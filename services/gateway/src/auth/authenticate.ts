@@ -1,83 +1,101 @@
 /**
- * Handshake middleware: a socket connects only with a valid access token of an existing user, not of
- * a deleted account.
- * Refusals reach the client as `connect_error` with `err.data.code`.
+ * The handshake: a socket connects only if it speaks a protocol version this server speaks, with a
+ * valid access token of an existing user, not of a deleted account, and passes every feature's
+ * handshake step. Refusals reach the client as `connect_error` with `err.data.code`.
  */
 import type { ExtendedError } from "socket.io";
 import { Types } from "mongoose";
 
 import { verifyAccessToken } from "@parley/shared/auth";
-import type { ErrorCode } from "@parley/protocol";
-import { AppError, AuthError, UnavailableError } from "@parley/shared/errors";
+import { HandshakeAuth, PROTOCOL_VERSION, isSupportedProtocol } from "@parley/protocol";
+import { AuthError, UnavailableError, UnsupportedProtocolError, logFailure, toWireError } from "@parley/shared/errors";
 import type { Logger } from "@parley/shared/logger";
 import type { Models } from "@parley/shared/models";
 
 import type { GatewayFeature } from "../lib/feature.js";
 import type { GatewaySocket } from "../lib/types.js";
 
-export interface AuthenticateDeps {
+export interface HandshakeDeps {
   secret: string;
   models: Pick<Models, "User">;
   log: Logger;
+  /**
+   * Longest the handshake's own work (the user lookup, the features' steps) may take; then it is
+   * refused with `UNAVAILABLE`. Keep it under Socket.IO's `connectTimeout`, which closes a connection
+   * that has not connected by then without telling the client why.
+   */
+  deadlineMs: number;
 }
 
+/** What a client hears when the handshake's dependencies are too slow or down. */
+const UNAVAILABLE_MESSAGE = "Service temporarily unavailable, retry shortly";
+
 /**
- * The token is read from `auth.token`, else from the `token` query parameter, else from an
- * `Authorization: Bearer` header (for clients that cannot set the handshake `auth` object).
+ * The handshake as one Socket.IO middleware. The handshake `auth` ({@link HandshakeAuth}) is read
+ * first: a `protocol` that is malformed or of a major this server does not speak is refused with
+ * `UNSUPPORTED_PROTOCOL` before the token is looked at (a client of another protocol may not send a
+ * valid one); an absent `protocol` is the current major. Then the token (see {@link tokenOf}) and its
+ * user, then the `handshake` steps of `features`, in order. A refusal's code is that of `toWireError`,
+ * so an unavailable Redis or MongoDB is `UNAVAILABLE` here as for events and REST.
  */
-export function authenticate({ secret, models, log }: AuthenticateDeps) {
+export function handshake(features: readonly Pick<GatewayFeature, "handshake">[], { secret, models, log, deadlineMs }: HandshakeDeps) {
+  const steps = features.flatMap((f) => (f.handshake ? [f.handshake.bind(f)] : []));
   return (socket: GatewaySocket, next: (err?: ExtendedError) => void): void => {
+    let answered = false;
+    const answer = (err?: unknown) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      next(err === undefined ? undefined : refusal(err, log));
+    };
+    const timer = setTimeout(() => {
+      log.warn({ deadlineMs }, "handshake took too long, refused: a dependency is slow or unavailable");
+      answer(new UnavailableError(UNAVAILABLE_MESSAGE));
+    }, deadlineMs);
     (async () => {
       const { userId, sessionId, expiresAt } = verifyAccessToken(tokenOf(socket), secret);
-      let exists: unknown;
-      try {
-        // A deleted account keeps its document (a tombstone): it does not count. By _id, a key lookup.
-        exists = await models.User.exists({ _id: new Types.ObjectId(userId), deletedAt: null });
-      } catch (err) {
-        log.error({ err }, "user lookup failed during handshake");
-        throw new UnavailableError("Service temporarily unavailable, retry shortly");
-      }
+      // A deleted account keeps its document (a tombstone): it does not count. By _id, a key lookup.
+      const exists = await models.User.exists({ _id: new Types.ObjectId(userId), deletedAt: null });
       if (!exists) throw new AuthError("USER_NOT_FOUND", "The user of this token does not exist");
       socket.data.userId = userId;
       socket.data.sessionId = sessionId;
       socket.data.expiresAt = expiresAt;
+      // Past the deadline the socket is refused already: later steps must not run for it.
+      for (const step of steps) if (!answered) await step(socket);
     })().then(
-      () => next(),
-      (err: unknown) => {
-        if (!(err instanceof AppError)) log.error({ err }, "handshake failed");
-        next(handshakeError(err));
-      },
+      () => answer(),
+      (err: unknown) => answer(err),
     );
   };
 }
 
+/**
+ * The token the handshake presents, once its `protocol` was found supported: `auth.token`, else the
+ * `token` query parameter, else an `Authorization: Bearer` header (for clients that cannot set the
+ * handshake `auth` object). A token that fails the schema is returned as sent: `verifyAccessToken`
+ * names what is wrong with it (`AUTH_REQUIRED`, `INVALID_TOKEN`).
+ * @throws {UnsupportedProtocolError} when the client announced a protocol this server does not speak.
+ */
 function tokenOf(socket: GatewaySocket): unknown {
   const { auth, query, headers } = socket.handshake;
-  const fromAuth = (auth as { token?: unknown } | undefined)?.token;
+  const raw = (auth ?? {}) as Record<string, unknown>;
+  const parsed = HandshakeAuth.safeParse(raw);
+  const unsupported = parsed.success
+    ? parsed.data.protocol !== undefined && !isSupportedProtocol(parsed.data.protocol)
+    : parsed.error.issues.some((issue) => issue.path[0] === "protocol");
+  if (unsupported) {
+    throw new UnsupportedProtocolError(`Unsupported protocol version: this server speaks parley protocol ${PROTOCOL_VERSION}`);
+  }
+  const fromAuth = parsed.success ? parsed.data.token : raw.token;
   if (fromAuth !== undefined) return fromAuth;
   if (query.token !== undefined) return query.token;
   const bearer = /^Bearer (.+)$/i.exec(headers.authorization ?? "");
   return bearer?.[1];
 }
 
-/** The handshake steps of `features`, in order, as one Socket.IO middleware after {@link authenticate}. */
-export function handshakeOf(features: readonly Pick<GatewayFeature, "handshake">[], log: Logger) {
-  const steps = features.flatMap((f) => (f.handshake ? [f.handshake.bind(f)] : []));
-  return (socket: GatewaySocket, next: (err?: ExtendedError) => void): void => {
-    (async () => {
-      for (const step of steps) await step(socket);
-    })().then(
-      () => next(),
-      (err: unknown) => {
-        if (!(err instanceof AppError)) log.error({ err }, "handshake failed");
-        next(handshakeError(err));
-      },
-    );
-  };
-}
-
-function handshakeError(err: unknown): ExtendedError {
-  const code: ErrorCode = err instanceof AppError ? err.code : "INTERNAL";
-  const message = err instanceof AppError ? err.message : "Internal error";
+/** The `connect_error` of a refused handshake: the code and message of {@link toWireError}. */
+function refusal(err: unknown, log: Logger): ExtendedError {
+  logFailure(log, err, {}, "handshake failed");
+  const { code, message } = toWireError(err);
   return Object.assign(new Error(message), { data: { code } });
 }

@@ -7,7 +7,7 @@
 import type { z } from "zod";
 
 import { clientEventSchemas, type AckResponse, type ClientToServerEvents, type EventResult } from "@parley/protocol";
-import { AppError, RateLimitedError, toWireError } from "@parley/shared/errors";
+import { AppError, RateLimitedError, logFailure, toWireError } from "@parley/shared/errors";
 import type { Logger } from "@parley/shared/logger";
 import { Registry } from "@parley/shared/metrics";
 import { parseInput } from "@parley/shared/schemas";
@@ -83,7 +83,7 @@ export function createEventDispatcher({ log, limiter, metrics = new GatewayMetri
         (result) => respond({ ok: true, ...result }),
         (err: unknown) => {
           if (err instanceof AppError) log.debug({ event, code: err.code, socketId: socket.id }, err.message);
-          else log.error({ err, event, socketId: socket.id, userId: socket.data.userId }, "event handler failed");
+          else logFailure(log, err, { event, socketId: socket.id, userId: socket.data.userId }, "event handler failed");
           respond({ ok: false, error: toWireError(err) });
         },
       )

@@ -12,7 +12,7 @@ import { pino } from "pino";
 import { Server } from "socket.io";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
-import { clientEventSchemas, type ClientToServerEvents, type EventError } from "@parley/protocol";
+import { PROTOCOL_VERSION, clientEventSchemas, type ClientToServerEvents, type EventError } from "@parley/protocol";
 import { RateLimiter, type RateLimits } from "@parley/shared/rate-limit";
 import { createRedis, type RedisClient } from "@parley/shared/redis";
 import { redisKeys } from "@parley/shared/redis-keys";
@@ -85,7 +85,7 @@ async function startNode(limiter: (redis: RedisClient) => RateLimiter, redisUrl 
   });
   io.on("connection", (socket) => {
     events.attach(socket);
-    socket.emit("session:ready", { userId: socket.data.userId, node: "test", sessionId: oid(), expiresAt: new Date(Date.now() + 60_000).toISOString() });
+    socket.emit("session:ready", { userId: socket.data.userId, node: "test", sessionId: oid(), expiresAt: new Date(Date.now() + 60_000).toISOString(), protocol: PROTOCOL_VERSION });
   });
   await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
   const node: TestNode = {

@@ -2,6 +2,7 @@
  * What happens when a socket connects: it joins its user's room and the rooms of every conversation of
  * the user, then gets `session:ready`.
  */
+import { PROTOCOL_VERSION } from "@parley/protocol";
 import { conversationRoom, userRoom } from "@parley/shared/events";
 import type { Logger } from "@parley/shared/logger";
 import type { ConversationCache } from "@parley/shared/messages/conversation-cache";
@@ -54,6 +55,12 @@ export async function startSession(socket: GatewaySocket, { node, cache, feature
     log.debug("socket left during session setup");
     return;
   }
-  socket.emit("session:ready", { userId, node, sessionId: socket.data.sessionId, expiresAt: new Date(socket.data.expiresAt).toISOString() });
+  socket.emit("session:ready", {
+    userId,
+    node,
+    sessionId: socket.data.sessionId,
+    expiresAt: new Date(socket.data.expiresAt).toISOString(),
+    protocol: PROTOCOL_VERSION,
+  });
   log.debug({ conversations: conversationIds.length, ms: Math.round(performance.now() - started) }, "session ready");
 }

@@ -12,7 +12,7 @@
 import { verifyAccessToken } from "@parley/shared/auth";
 import type { SessionEnded } from "@parley/protocol";
 import { userRoom } from "@parley/shared/events";
-import { AuthError, ForbiddenError, TooManyConnectionsError, UnavailableError } from "@parley/shared/errors";
+import { AuthError, ForbiddenError, TooManyConnectionsError } from "@parley/shared/errors";
 import { SessionRevocations } from "@parley/shared/sessions/revocations";
 
 import { SocketAdmission } from "./admission.js";
@@ -111,13 +111,8 @@ export function sessionsFeature({ io, config, log, redis, keys, onEvent }: Featu
     name: "sessions",
     async handshake(socket) {
       const { userId, sessionId } = socket.data;
-      let decision;
-      try {
-        decision = await admission.admit(userId, sessionId, socket.id);
-      } catch (err) {
-        log.error({ err, userId }, "socket admission failed");
-        throw new UnavailableError("Service temporarily unavailable, retry shortly");
-      }
+      // A Redis outage here refuses the handshake with UNAVAILABLE (toWireError).
+      const decision = await admission.admit(userId, sessionId, socket.id);
       if (decision === "REVOKED") throw new AuthError("SESSION_REVOKED", "This session was revoked: log in again");
       if (decision === "FULL") {
         throw new TooManyConnectionsError(`This account already has ${config.MAX_SOCKETS_PER_USER} connections open: close one first`);

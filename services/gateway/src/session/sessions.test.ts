@@ -6,6 +6,7 @@ import type { Connection } from "mongoose";
 import { Types } from "mongoose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
+import { PROTOCOL_VERSION } from "@parley/protocol";
 import { signAccessToken } from "@parley/shared/auth";
 import { createEmitter, revokeOnGateways } from "@parley/shared/emitter";
 import { createLogger } from "@parley/shared/logger";
@@ -72,7 +73,7 @@ describe("expiry", () => {
     const sessionId = newSessionId();
     const { token, expiresAt } = tokenOf(user.id, sessionId, 3);
     const { socket, session } = await connectClient(nodes[0]!.url, token);
-    expect(session).toEqual({ userId: user.id, node: "node-a", sessionId, expiresAt: new Date(expiresAt).toISOString() });
+    expect(session).toEqual({ userId: user.id, node: "node-a", sessionId, expiresAt: new Date(expiresAt).toISOString(), protocol: PROTOCOL_VERSION });
 
     const { events, reason, at } = await untilDisconnect(socket);
     expect(events).toEqual([

@@ -99,21 +99,6 @@ export const DEFAULT_PIPELINE_OPTIONS: MessagePipelineOptions = {
  */
 export type DeliverMessage = (message: Message, exceptSocketId: string | undefined) => void;
 
-/**
- * How a new message is made durable, and when. parley delivers first and queues for the worker; the
- * benchmark (`npm run bench`) swaps this to measure a single process without persistence and the
- * "persist first, then emit" design against it.
- */
-export interface MessagePersistence {
-  /**
-   * `after-delivery`: deliver, then persist, then acknowledge (parley's path).
-   * `before-delivery`: persist, then deliver, then acknowledge.
-   */
-  order: "after-delivery" | "before-delivery";
-  /** Makes `message` durable, or hands it to what will; the send is acknowledged after it resolves. */
-  persist(message: Message): Promise<void>;
-}
-
 export interface MessagePipelineDeps {
   redis: RedisClient;
   keys: RedisKeys;
@@ -122,11 +107,6 @@ export interface MessagePipelineDeps {
   deliver: DeliverMessage;
   log: Logger;
   options?: Partial<MessagePipelineOptions>;
-  /**
-   * How and when a new message is persisted.
-   * @default `{ order: "after-delivery", persist: (message) => enqueueMessage(queue, message) }`
-   */
-  persistence?: MessagePersistence;
 }
 
 /** The outcome of {@link MessagePipeline.send}. */
@@ -143,11 +123,9 @@ export class MessagePipeline {
    */
   readonly reader: MessageReader;
   private readonly options: MessagePipelineOptions;
-  private readonly persistence: MessagePersistence;
 
   constructor(private readonly deps: MessagePipelineDeps) {
     this.options = { ...DEFAULT_PIPELINE_OPTIONS, ...deps.options };
-    this.persistence = deps.persistence ?? { order: "after-delivery", persist: (message) => enqueueMessage(deps.queue, message) };
     this.reader = new MessageReader({ redis: deps.redis, keys: deps.keys, cache: deps.cache, models: deps.cache.models });
   }
 
@@ -204,12 +182,10 @@ export class MessagePipeline {
       case "DUPLICATE": {
         const message = JSON.parse(reply[1]) as Message;
         const duplicate = reply[0] === "DUPLICATE";
-        const { order, persist } = this.persistence;
-        if (order === "before-delivery") await persist(message);
         if (!duplicate) this.deliver(message, origin?.socketId);
         // Queued again on a duplicate too: if the first attempt died between the script and the queue,
         // the client's retry is what gets the message stored. The job id makes this a no-op otherwise.
-        if (order === "after-delivery") await persist(message);
+        await enqueueMessage(this.deps.queue, message);
         return { message, duplicate };
       }
     }
