@@ -24,16 +24,14 @@
  * an embedded FerretDB.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
-import { chromium } from "playwright-core";
-
 import { K6_BINARY, runK6 } from "./bench/k6.js";
+import { CHROMIUM, withChromiumPage } from "./lib/chromium.js";
 import { startCluster, type Cluster } from "./lib/cluster.js";
 import { withDatabase } from "./lib/ferretdb.js";
 import { ONE_ADDRESS_LIMITS } from "./lib/one-address-limits.js";
@@ -58,17 +56,6 @@ import { renderDashboardHtml, summarisePanel, type Annotation } from "./dashboar
 const DASHBOARD_FILE = join(ROOT, "infra", "grafana", "dashboards", "parley-overview.json");
 const SCENARIOS_DIR = join(ROOT, "load-tests", "scenarios");
 const REPORTS_DIR = join(ROOT, "reports", "dashboard");
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const SCRAPE_SECONDS = 2;
 const STEP_SECONDS = 2;
 /** What Grafana's interval variables are filled from. */
@@ -187,26 +174,15 @@ async function evaluate(server: PrometheusServer, panels: Dashboard["panels"], f
 
 /** Full-page screenshot of `html` in headless Chromium, with a profile of its own. */
 async function screenshot(html: string, png: string): Promise<void> {
-  const profile = mkdtempSync(join(tmpdir(), "parley-chromium-"));
-  try {
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: VIEWPORT_WIDTH, height: 1000 },
-    });
-    try {
-      const page = context.pages()[0] ?? (await context.newPage());
+  await withChromiumPage(
+    async (page) => {
       await page.goto(pathToFileURL(html).href, { waitUntil: "load" });
       await page.evaluate("document.fonts.ready");
       mkdirSync(dirname(png), { recursive: true });
       await page.screenshot({ path: png, fullPage: true });
-    } finally {
-      await context.close();
-    }
-  } finally {
-    rmSync(profile, { recursive: true, force: true });
-  }
+    },
+    { viewport: { width: VIEWPORT_WIDTH, height: 1000 } },
+  );
 }
 
 /** A recorded run: what the page is drawn from, saved as reports/dashboard/<time>.json. */

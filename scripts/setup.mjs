@@ -6,12 +6,13 @@
 //      only when its sources or patches change. Go's module and build caches live under .cache/go.
 //   4. for the deployment tests: docker-compose and promtool (package prometheus, its daemon kept from
 //      starting) from Debian, and compose-check (infra/compose-check: Docker Compose v2's loader and
-//      the official compose-spec schema), built like the launcher.
+//      the official compose-spec schema), built like the launcher; for the API reference page's test,
+//      Chromium from Debian.
 //   5. with --k6 (npm run load, npm test): k6, the load-test tool, built from the version pinned in
 //      infra/k6 (go.mod, go.sum) into .cache/bin/k6, again only when that pin changes.
 //   6. with --dashboard (npm run dashboard): Chromium, to screenshot the rendered dashboard, Inter
 //      (Grafana's typeface) and the Prometheus server (package prometheus, as for promtool) from
-//      Debian. Not part of --test-tools: CI has no use for a browser.
+//      Debian.
 // Dependency-free on purpose: it runs before node_modules exists.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -161,6 +162,7 @@ try {
     debianPackage("docker-compose", "docker-compose");
     debianPackage("promtool", "prometheus");
     goProgram("compose-check", "compose-check", "compose-check");
+    debianPackage("chromium", "chromium");
   }
   if (process.argv.includes("--dashboard")) {
     debianPackage("chromium", "chromium");

@@ -54,6 +54,21 @@ describe("the edge through nginx", () => {
     expect(res.headers.get("referrer-policy")).toBe("no-referrer");
     expect(res.headers.get("strict-transport-security")).toBeNull();
   });
+
+  it("serves the OpenAPI document, cacheable, and the reference page with its files, from the API", async () => {
+    const document = await fetch(`${fixture.cluster.url}/api/openapi.json`);
+    expect(document.status).toBe(200);
+    expect(document.headers.get("cache-control")).toBe("public, max-age=300");
+    const body = (await document.json()) as { openapi: string; servers: { url: string }[] };
+    expect(body.openapi).toMatch(/^3\.1\./);
+    expect(body.servers).toEqual([{ url: `http://localhost:${new URL(fixture.cluster.url).port}` }]);
+    const page = await fetch(`${fixture.cluster.url}/api/docs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
+    for (const file of ["/api/docs/init.js", "/api/docs/assets/swagger-ui-bundle.js", "/api/docs/assets/swagger-ui.css"]) {
+      expect((await fetch(`${fixture.cluster.url}${file}`)).status, file).toBe(200);
+    }
+  });
 });
 
 describe("connections that never complete the Socket.IO connect", () => {

@@ -12,7 +12,8 @@ export const MAX_GROUP_MEMBERS = 1000;
 /** A MongoDB ObjectId as 24 lowercase hex characters: every id in parley. */
 export const ObjectIdString = z
   .string()
-  .regex(/^[0-9a-f]{24}$/, "must be a 24-character lowercase hex id");
+  .regex(/^[0-9a-f]{24}$/, "must be a 24-character lowercase hex id")
+  .describe("An id: 24 lowercase hex characters (a MongoDB ObjectId).");
 
 /** An ISO-8601 timestamp with milliseconds, as produced by `Date#toISOString`. */
 export const IsoDate = z.iso.datetime();
@@ -232,7 +233,11 @@ export const DeleteMeBody = z.object({ password: PresentedPassword });
 
 /** Query of `DELETE /api/users/me`: `erase=true` also deletes the content of every message the user sent. */
 export const DeleteMeQuery = z.object({
-  erase: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+  erase: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true")
+    .describe("`true` also deletes the content of every message the user sent, asynchronously (the answer is then `202`)."),
 });
 
 /** Body of `POST /api/users/me/blocks`. */
@@ -266,8 +271,8 @@ export type HandshakeAuth = z.infer<typeof HandshakeAuth>;
 
 /** Query of `GET /api/users`: a username prefix, case-insensitive. */
 export const UserSearchQuery = z.object({
-  q: z.string().trim().min(1, "must not be empty").max(32, "must be at most 32 characters"),
-  limit: z.coerce.number<number>().int().min(1).max(50).default(20),
+  q: z.string().trim().min(1, "must not be empty").max(32, "must be at most 32 characters").describe("The start of a username, any case; trimmed."),
+  limit: z.coerce.number<number>().int().min(1).max(50).default(20).describe("Most users in the answer."),
 });
 
 /**
@@ -338,8 +343,13 @@ export const AddMembersBody = z.object({ userIds: MemberIds });
 
 /** Query of `GET /api/conversations/:id/messages`: the page of messages with `seq < before`. */
 export const HistoryQuery = z.object({
-  before: z.coerce.number<number>().int().positive().optional(),
-  limit: z.coerce.number<number>().int().min(1).max(100).default(50),
+  before: z.coerce
+    .number<number>()
+    .int()
+    .positive()
+    .optional()
+    .describe("Only messages with a smaller seq: the `nextBefore` of the previous page. Absent: the newest page."),
+  limit: z.coerce.number<number>().int().min(1).max(100).default(50).describe("Most messages in the page."),
 });
 
 /** A conversation as its members see it. */

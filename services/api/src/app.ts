@@ -38,6 +38,7 @@ import { ApiMetrics } from "./metrics.js";
 import { accountRoutes } from "./routes/account.routes.js";
 import { authRoutes } from "./routes/auth.routes.js";
 import { conversationsRoutes } from "./routes/conversations.routes.js";
+import { docsRoutes } from "./routes/docs.routes.js";
 import { messagesRoutes } from "./routes/messages.routes.js";
 import { usersRoutes } from "./routes/users.routes.js";
 
@@ -150,7 +151,8 @@ export function createApi(deps: ApiDeps): Express {
 }
 
 /**
- * Everything under `/api`. Tokens are checked before bodies are parsed, so strangers cannot make us
+ * Everything under `/api`: the OpenAPI document and its reference page, then the routes of the table.
+ * Tokens are checked before bodies are parsed, so strangers cannot make us
  * parse, except under `/auth`, whose buckets are named by the body (the username), and where the
  * checks come first in the routes, before any lookup or hash.
  */
@@ -160,6 +162,8 @@ function apiRouter(ctx: ApiContext): Router {
   const auth = authenticate({ models, jwtSecret: config.JWT_SECRET, revocations: ctx.revocations });
 
   const router = Router();
+  // The reference, public and cacheable: before the no-store below.
+  router.use(docsRoutes({ publicUrl: config.PUBLIC_URL }));
   router.use((_req, res, next) => {
     res.setHeader("cache-control", "no-store");
     next();

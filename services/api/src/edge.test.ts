@@ -49,6 +49,7 @@ describe("security headers", () => {
       ["GET /readyz", 200, api.request("GET", "/readyz")],
       ["GET /readyz while draining", 503, api.request("GET", `${unready.baseUrl}/readyz`)],
       ["GET /api/users/me", 200, api.request("GET", "/api/users/me", { token: user.token })],
+      ["GET /api/openapi.json", 200, api.request("GET", "/api/openapi.json")],
       ["POST /api/auth/register", 201, api.request("POST", "/api/auth/register", { body: { username: api.username(), password: "correct horse battery" } })],
       ["malformed JSON", 400, api.request("POST", "/api/auth/login", { rawBody: "{nope" })],
       ["no token", 401, api.request("GET", "/api/users/me")],

@@ -1,8 +1,9 @@
 /**
  * Security headers on every answer of the API, whatever its status (errors, 404 and health checks
  * included), set by helmet with every option spelled out, so that a helmet upgrade changes nothing
- * unnoticed. The API serves JSON only: no document of it is ever meant to be rendered, framed or
- * embedded.
+ * unnoticed. The API serves JSON, and one page: its reference at `/api/docs`, which replaces the
+ * Content-Security-Policy with its own (`routes/docs.routes.ts`). No answer is ever meant to be framed
+ * or embedded.
  */
 import type { RequestHandler } from "express";
 import helmet from "helmet";

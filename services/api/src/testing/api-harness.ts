@@ -5,6 +5,7 @@
 import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:http";
 
+import type { Express } from "express";
 import type { Connection } from "mongoose";
 import { afterAll, beforeAll } from "vitest";
 
@@ -61,6 +62,8 @@ export interface TestUser {
 /** One test file's running API and its connections; read it inside tests and hooks only. */
 export interface ApiHarness {
   readonly baseUrl: string;
+  /** The Express app behind {@link baseUrl}. */
+  readonly app: Express;
   readonly config: ApiConfig;
   readonly redis: Redis;
   readonly models: Models;
@@ -111,6 +114,7 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
   let state:
     | {
         baseUrl: string;
+        app: Express;
         deps: ApiDeps;
         redis: Redis;
         mongo: Connection;
@@ -127,11 +131,12 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
     return state;
   };
 
-  async function serve(deps: ApiDeps): Promise<{ server: Server; baseUrl: string }> {
-    const server = createServer(createApi(deps));
+  async function serve(deps: ApiDeps): Promise<{ server: Server; baseUrl: string; app: Express }> {
+    const app = createApi(deps);
+    const server = createServer(app);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
-    return { server, baseUrl: `http://127.0.0.1:${port}` };
+    return { server, baseUrl: `http://127.0.0.1:${port}`, app };
   }
 
   beforeAll(async () => {
@@ -158,9 +163,9 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
     const emitter = createEmitter(redis, log);
     const health = new Health({ redis: redisReady(redis), mongo: mongoReady(mongo) });
     const deps: ApiDeps = { config, log, redis, models, queue, accounts, emitter, health };
-    const { server, baseUrl } = await serve(deps);
+    const { server, baseUrl, app } = await serve(deps);
     const probe = await startSocketProbe(redisServer.url);
-    state = { baseUrl, deps, redis, mongo, probe, servers: [server] };
+    state = { baseUrl, app, deps, redis, mongo, probe, servers: [server] };
     if (options.worker) {
       const workerLog = createLogger({ service: "worker", node: `worker-test-${label}`, level: config.LOG_LEVEL });
       const queueRedis = createRedis(config.REDIS_URL, { name: "worker-test-queue", log: workerLog, blocking: true });
@@ -203,6 +208,9 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
   const harness: ApiHarness = {
     get baseUrl() {
       return current().baseUrl;
+    },
+    get app() {
+      return current().app;
     },
     get config() {
       return current().deps.config;

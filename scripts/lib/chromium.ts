@@ -1,0 +1,50 @@
+/**
+ * Headless Chromium (Debian's package, driven by playwright-core) for the tools and tests that look at a
+ * page as a browser shows it: the dashboard's screenshot, the API reference page's test.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { chromium, type Page } from "playwright-core";
+
+/** Where `node scripts/setup.mjs --dashboard` (or `--test-tools`) installs Chromium. */
+export const CHROMIUM = "/usr/bin/chromium";
+
+/** Headless, without a sandbox (root), and without any of the browser's own traffic (updates, sync, QUIC). */
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** Options of {@link withChromiumPage}. */
+export interface ChromiumPageOptions {
+  /** @default 1280 × 800 */
+  viewport?: { width: number; height: number };
+}
+
+/** Runs `use` with a page of a fresh Chromium on a profile of its own, closed and removed afterwards. */
+export async function withChromiumPage<T>(use: (page: Page) => Promise<T>, options: ChromiumPageOptions = {}): Promise<T> {
+  const profile = mkdtempSync(join(tmpdir(), "parley-chromium-"));
+  try {
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: options.viewport ?? { width: 1280, height: 800 },
+    });
+    try {
+      return await use(context.pages()[0] ?? (await context.newPage()));
+    } finally {
+      await context.close();
+    }
+  } finally {
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
