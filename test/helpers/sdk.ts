@@ -1,31 +1,15 @@
 /** Helpers for tests of the SDK (`@parley/client`) against a real cluster. */
 import { hostname } from "node:os";
 
-import { createClient, createSessionAuth, type ClientOptions, type ParleyClient, type Store } from "@parley/client";
+import { createClient, createSessionAuth, type ClientOptions, type ParleyClient } from "@parley/client";
 
 import type { RegisteredUser } from "./api-client.js";
 import type { ClusterFixture } from "./cluster.js";
 
+export { until } from "../../packages/client/src/testing/until.js";
+
 /** The password `ApiClient.register` gives every user. */
 export const TEST_PASSWORD = "correct horse battery";
-
-/** Resolves with the store's value once `ok` holds for it; fails after `ms` with the last value. */
-export function until<T>(store: Store<T>, ok: (value: T) => boolean, what: string, ms = 10_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (!ok(store.get())) return;
-      off();
-      clearTimeout(timer);
-      resolve(store.get());
-    };
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out waiting for ${what}: ${JSON.stringify(store.get()).slice(0, 2_000)}`));
-    }, ms);
-    const off = store.subscribe(check);
-    check();
-  });
-}
 
 /** Every client a test file created, disposed by {@link disposeClients}. */
 const created: ParleyClient[] = [];
