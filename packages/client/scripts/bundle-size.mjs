@@ -1,6 +1,7 @@
 // What @parley/client costs a browser app: dist/index.js bundled and minified for the browser by
-// esbuild, whole (socket.io-client and zod included), and with socket.io-client (and zod) left to the
-// app, gzipped with node:zlib. zod comes with the REST client, through the protocol's route table. Run `npx tsc -b` first, then `node packages/client/scripts/bundle-size.mjs`.
+// esbuild, whole (socket.io-client included) and with socket.io-client left to the app, gzipped with
+// node:zlib. No zod: the REST client uses the protocol's schema-free `endpoints` (browser-safe.test.ts
+// checks it). Run `npx tsc -b` first, then `node packages/client/scripts/bundle-size.mjs`.
 import { gzipSync } from "node:zlib";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,9 +29,8 @@ async function measure(contents, external = []) {
 
 const everything = 'export * from "./dist/index.js";';
 const rows = [
-  ["the whole SDK, socket.io-client and zod included", everything, []],
+  ["the whole SDK, socket.io-client included", everything, []],
   ["the whole SDK, socket.io-client external", everything, ["socket.io-client"]],
-  ["the whole SDK, socket.io-client and zod external", everything, ["socket.io-client", "zod"]],
   ["socket.io-client alone", 'export { io } from "socket.io-client";', []],
 ];
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;

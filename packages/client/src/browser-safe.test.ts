@@ -1,9 +1,13 @@
-/** The browser build imports no Node built-in: every import of the package's sources (tests aside). */
+/**
+ * The browser build imports no Node built-in (every import of the package's sources, tests aside), and
+ * its bundle leaves zod out: the server validates, and zod would triple the SDK's size.
+ */
 import { readdirSync, readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
 
 const SRC = dirname(fileURLToPath(import.meta.url));
@@ -43,5 +47,22 @@ describe("the browser build", () => {
       return [...code.matchAll(/\b(process|Buffer|require|__dirname)\b\s*[.(]/g)].map((m) => `${file}: ${m[1]}`);
     });
     expect(uses).toEqual([]);
+  });
+
+  it("bundles without zod or the protocol's schemas", async () => {
+    const result = await build({
+      entryPoints: [join(SRC, "index.ts")],
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      external: ["socket.io-client"],
+      write: false,
+      metafile: true,
+      logLevel: "silent",
+    });
+    // What reaches the output: modules parsed and then shaken away have no bytes in it.
+    const inputs = Object.values(result.metafile.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, i]) => i.bytesInOutput > 0).map(([name]) => name));
+    expect(inputs.some((i) => /protocol\/(src|dist)\/endpoints/.test(i))).toBe(true);
+    expect(inputs.filter((i) => /node_modules\/zod\/|protocol\/(src|dist)\/(schemas|routes|responses|openapi)/.test(i))).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@
  * input and answer typed by the route's schemas. The server validates; the client checks nothing beyond
  * what TypeScript does. Browser-safe: the global `fetch`, no Node built-ins.
  */
-import { ERROR_CODES, routes, type ErrorCode, type RouteInput, type RouteName, type RouteOutput, type RouteSpec, type WireError } from "@parley/protocol";
+import { endpoints, ERROR_CODES, type Endpoint, type ErrorCode, type RouteInput, type RouteName, type RouteOutput, type WireError } from "@parley/protocol";
 
 import { ParleyError, toParleyError } from "./errors.js";
 
@@ -55,7 +55,7 @@ export function createRestClient(options: RestClientOptions): RestClient {
   const base = options.url.replace(/\/+$/, "");
   const fetchFn = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
 
-  async function send(spec: RouteSpec, input: AnyInput, token: string | undefined): Promise<Response> {
+  async function send(spec: Endpoint, input: AnyInput, token: string | undefined): Promise<Response> {
     const headers: Record<string, string> = { ...options.headers, accept: "application/json" };
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
     const init: RequestInit = { method: spec.method, headers };
@@ -72,7 +72,8 @@ export function createRestClient(options: RestClientOptions): RestClient {
 
   return {
     async call<N extends RouteName>(name: N, input: RouteInput<N>): Promise<RouteOutput<N>> {
-      const spec: RouteSpec = routes[name];
+      // `endpoints`, not `routes`: the schemas stay out of the bundle (the server validates).
+      const spec: Endpoint = endpoints[name];
       const parts = input as AnyInput;
       const getToken = spec.auth ? options.getToken : undefined;
       const token = getToken && (await getToken());
@@ -91,7 +92,7 @@ export function createRestClient(options: RestClientOptions): RestClient {
 }
 
 /** The route's path with its parameters filled in, and its query string. */
-function pathOf(spec: RouteSpec, { params = {}, query = {} }: AnyInput): string {
+function pathOf(spec: Endpoint, { params = {}, query = {} }: AnyInput): string {
   const path = spec.path.replace(/:([A-Za-z0-9_]+)/g, (_, key: string) => {
     const value = params[key];
     if (value === undefined) throw new TypeError(`${spec.method} ${spec.path} needs the path parameter '${key}'`);

@@ -3,6 +3,7 @@
  * protocol version, and the OpenAPI document of the REST routes. Depends on zod alone and runs in browsers and Node; the servers, the SDK
  * (`@parley/client`) and the load tests all import it, so they cannot drift apart.
  */
+export * from "./endpoints.js";
 export * from "./errors.js";
 export * from "./events.js";
 export {

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 
+import { endpoints, type Endpoint, type EndpointName } from "./endpoints.js";
 import type { ErrorCode } from "./errors.js";
 import {
   AccountExport,
@@ -39,19 +40,14 @@ import {
   UserSearchQuery,
 } from "./schemas.js";
 
-/** One REST route. */
-export interface RouteSpec {
-  method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
-  /** Express syntax, with `:name` for each path parameter: `/api/conversations/:id/messages`. */
-  path: `/api/${string}`;
+/** One REST route: its {@link Endpoint}, its schemas and its documentation. */
+export interface RouteSpec extends Endpoint {
   /** One line, for the reference. */
   summary: string;
   /** More, when one line is not enough. */
   description?: string;
   /** The group the route belongs to in the reference. */
   tag: string;
-  /** Whether the route needs `Authorization: Bearer <access token>`. */
-  auth: boolean;
   /** The path parameters; every `:name` of `path` is one of its keys. */
   params?: z.ZodObject;
   /** The query string. */
@@ -79,252 +75,204 @@ const TOKEN_ERRORS = ["AUTH_REQUIRED", "INVALID_TOKEN", "TOKEN_EXPIRED", "SESSIO
 /** The REST routes by name. Names are `<resource>.<verb>`; use them with the SDK's `RestClient.call`. */
 export const routes = {
   "auth.register": {
-    method: "POST",
-    path: "/api/auth/register",
+    ...endpoints["auth.register"],
     summary: "Create an account and open its first session",
     tag: "Auth",
-    auth: false,
     body: RegisterBody,
     responses: { 201: AuthSession },
     errors: ["VALIDATION", "USERNAME_TAKEN", "RATE_LIMITED", "UNAVAILABLE"],
   },
   "auth.login": {
-    method: "POST",
-    path: "/api/auth/login",
+    ...endpoints["auth.login"],
     summary: "Open a session with a username and password",
     tag: "Auth",
-    auth: false,
     body: LoginBody,
     responses: { 200: AuthSession },
     errors: ["VALIDATION", "INVALID_CREDENTIALS", "RATE_LIMITED", "UNAVAILABLE"],
   },
   "auth.refresh": {
-    method: "POST",
-    path: "/api/auth/refresh",
+    ...endpoints["auth.refresh"],
     summary: "Exchange a refresh token for new tokens of the same session",
     description:
       "Spends the refresh token presented: store the new one. Presenting a spent token again revokes the session, except within the reuse grace, which answers the same new tokens.",
     tag: "Auth",
-    auth: false,
     body: RefreshBody,
     responses: { 200: AuthSession },
     errors: ["VALIDATION", "INVALID_TOKEN", "TOKEN_EXPIRED", "SESSION_REVOKED", "USER_NOT_FOUND", "RATE_LIMITED", "UNAVAILABLE"],
   },
   "auth.logout": {
-    method: "POST",
-    path: "/api/auth/logout",
+    ...endpoints["auth.logout"],
     summary: "Revoke the session of the access token",
     tag: "Auth",
-    auth: true,
     responses: { 204: null },
     errors: [...TOKEN_ERRORS],
   },
   "auth.logoutAll": {
-    method: "POST",
-    path: "/api/auth/logout-all",
+    ...endpoints["auth.logoutAll"],
     summary: "Revoke every session of the caller, this one included",
     tag: "Auth",
-    auth: true,
     responses: { 204: null },
     errors: [...TOKEN_ERRORS],
   },
   "sessions.list": {
-    method: "GET",
-    path: "/api/auth/sessions",
+    ...endpoints["sessions.list"],
     summary: "The caller's active sessions, most recently used first",
     tag: "Sessions",
-    auth: true,
     responses: { 200: SessionList },
     errors: [...TOKEN_ERRORS],
   },
   "sessions.revoke": {
-    method: "DELETE",
-    path: "/api/auth/sessions/:id",
+    ...endpoints["sessions.revoke"],
     summary: "Revoke one session of the caller",
     tag: "Sessions",
-    auth: true,
     params: IdParams,
     responses: { 204: null },
     errors: ["VALIDATION", ...TOKEN_ERRORS, "NOT_FOUND"],
   },
   "users.me": {
-    method: "GET",
-    path: "/api/users/me",
+    ...endpoints["users.me"],
     summary: "The caller",
     tag: "Users",
-    auth: true,
     responses: { 200: UserAnswer },
     errors: [...TOKEN_ERRORS],
   },
   "users.search": {
-    method: "GET",
-    path: "/api/users",
+    ...endpoints["users.search"],
     summary: "Users whose username starts with `q`, case-insensitive, sorted",
     description: "Never lists deleted accounts.",
     tag: "Users",
-    auth: true,
     query: UserSearchQuery,
     responses: { 200: UserList },
     errors: ["VALIDATION", ...TOKEN_ERRORS, "RATE_LIMITED"],
   },
   "users.get": {
-    method: "GET",
-    path: "/api/users/:id",
+    ...endpoints["users.get"],
     summary: "One user",
     description: 'A deleted account is answered as `{ username: "", displayName: "Deleted user", deleted: true }`.',
     tag: "Users",
-    auth: true,
     params: IdParams,
     responses: { 200: UserAnswer },
     errors: ["VALIDATION", ...TOKEN_ERRORS, "NOT_FOUND"],
   },
   "account.changePassword": {
-    method: "POST",
-    path: "/api/users/me/password",
+    ...endpoints["account.changePassword"],
     summary: "Change the caller's password; every other session is revoked",
     tag: "Account",
-    auth: true,
     body: ChangePasswordBody,
     responses: { 204: null },
     errors: ["VALIDATION", ...TOKEN_ERRORS, "INVALID_CREDENTIALS", "CONFLICT", "RATE_LIMITED"],
   },
   "account.update": {
-    method: "PATCH",
-    path: "/api/users/me",
+    ...endpoints["account.update"],
     summary: "Change the caller's display name or avatar (`avatarUrl: null` removes it)",
     tag: "Account",
-    auth: true,
     body: UpdateMeBody,
     responses: { 200: UserAnswer },
     errors: ["VALIDATION", ...TOKEN_ERRORS],
   },
   "account.delete": {
-    method: "DELETE",
-    path: "/api/users/me",
+    ...endpoints["account.delete"],
     summary: "Delete the caller's account",
     description:
       "Every session is revoked and the user leaves every conversation. With `erase=true` the content of every message the user sent is deleted too, asynchronously: the answer is then `202`.",
     tag: "Account",
-    auth: true,
     query: DeleteMeQuery,
     body: DeleteMeBody,
     responses: { 202: null, 204: null },
     errors: ["VALIDATION", ...TOKEN_ERRORS, "INVALID_CREDENTIALS", "RATE_LIMITED"],
   },
   "account.export": {
-    method: "GET",
-    path: "/api/users/me/export",
+    ...endpoints["account.export"],
     summary: "Everything parley stores about the caller, as a JSON download",
     tag: "Account",
-    auth: true,
     responses: { 200: AccountExport },
     errors: [...TOKEN_ERRORS, "RATE_LIMITED"],
   },
   "blocks.list": {
-    method: "GET",
-    path: "/api/users/me/blocks",
+    ...endpoints["blocks.list"],
     summary: "Whom the caller blocks, oldest first",
     tag: "Blocks",
-    auth: true,
     responses: { 200: BlockList },
     errors: [...TOKEN_ERRORS],
   },
   "blocks.add": {
-    method: "POST",
-    path: "/api/users/me/blocks",
+    ...endpoints["blocks.add"],
     summary: "Block a user; blocking again answers the same block",
     tag: "Blocks",
-    auth: true,
     body: BlockBody,
     responses: { 200: BlockAnswer },
     errors: ["VALIDATION", ...TOKEN_ERRORS, "NOT_FOUND", "CONFLICT"],
   },
   "blocks.remove": {
-    method: "DELETE",
-    path: "/api/users/me/blocks/:userId",
+    ...endpoints["blocks.remove"],
     summary: "Unblock a user; succeeds also when that user is not blocked",
     tag: "Blocks",
-    auth: true,
     params: BlockParams,
     responses: { 204: null },
     errors: ["VALIDATION", ...TOKEN_ERRORS, "CONFLICT"],
   },
   "conversations.create": {
-    method: "POST",
-    path: "/api/conversations",
+    ...endpoints["conversations.create"],
     summary: "Create a direct conversation (idempotent per pair) or a group",
     description: "`201` when created, `200` with the existing conversation when the pair already had one.",
     tag: "Conversations",
-    auth: true,
     body: CreateConversationBody,
     responses: { 200: ConversationAnswer, 201: ConversationAnswer },
     errors: ["VALIDATION", ...TOKEN_ERRORS, "FORBIDDEN", "NOT_FOUND", "RATE_LIMITED"],
   },
   "conversations.list": {
-    method: "GET",
-    path: "/api/conversations",
+    ...endpoints["conversations.list"],
     summary: "The caller's conversations, most recent activity first, with unread counts and pointers",
     tag: "Conversations",
-    auth: true,
     responses: { 200: ConversationList },
     errors: [...TOKEN_ERRORS],
   },
   "conversations.get": {
-    method: "GET",
-    path: "/api/conversations/:id",
+    ...endpoints["conversations.get"],
     summary: "One conversation of the caller, with unread count and pointers",
     tag: "Conversations",
-    auth: true,
     params: IdParams,
     responses: { 200: ConversationViewAnswer },
     errors: ["VALIDATION", ...TOKEN_ERRORS, "FORBIDDEN", "NOT_FOUND"],
   },
   "members.add": {
-    method: "POST",
-    path: "/api/conversations/:id/members",
+    ...endpoints["members.add"],
     summary: "Add users to a group (admins only)",
     tag: "Conversations",
-    auth: true,
     params: IdParams,
     body: AddMembersBody,
     responses: { 200: ConversationAnswer },
     errors: ["VALIDATION", ...TOKEN_ERRORS, "FORBIDDEN", "NOT_FOUND", "CONFLICT", "RATE_LIMITED"],
   },
   "members.remove": {
-    method: "DELETE",
-    path: "/api/conversations/:id/members/:userId",
+    ...endpoints["members.remove"],
     summary: "Remove a member from a group (admins), or leave it (oneself)",
     tag: "Conversations",
-    auth: true,
     params: MemberParams,
     responses: { 200: ConversationAnswer },
     errors: ["VALIDATION", ...TOKEN_ERRORS, "FORBIDDEN", "NOT_FOUND", "CONFLICT"],
   },
   "messages.history": {
-    method: "GET",
-    path: "/api/conversations/:id/messages",
+    ...endpoints["messages.history"],
     summary: "A page of history, newest first by page, ascending within it",
     description: "Pass `nextBefore` as the next `before`; `nextBefore: null` means nothing is older.",
     tag: "Messages",
-    auth: true,
     params: IdParams,
     query: HistoryQuery,
     responses: { 200: HistoryPage },
     errors: ["VALIDATION", ...TOKEN_ERRORS, "FORBIDDEN", "NOT_FOUND"],
   },
   "messages.post": {
-    method: "POST",
-    path: "/api/conversations/:id/messages",
+    ...endpoints["messages.post"],
     summary: "Send a message, as `message:send` does",
     description: "`201` for a new message, `200` with the original one for a repeated `clientMsgId`.",
     tag: "Messages",
-    auth: true,
     params: IdParams,
     body: PostMessageBody,
     responses: { 200: MessageAnswer, 201: MessageAnswer },
     errors: ["VALIDATION", ...TOKEN_ERRORS, "FORBIDDEN", "NOT_FOUND", "RATE_LIMITED"],
   },
-} as const satisfies Record<string, RouteSpec>;
+} as const satisfies Record<EndpointName, RouteSpec>;
 
 /** The table's type. */
 export type Routes = typeof routes;
