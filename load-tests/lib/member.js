@@ -30,10 +30,6 @@ import { SeqTracker } from "./seq-tracker.js";
 import { SocketIoClient } from "./socketio.js";
 
 /** @typedef {import("@parley/protocol").Message} Message */
-/**
- * @template {keyof import("@parley/protocol").ClientToServerEvents} E
- * @typedef {import("@parley/protocol").EventPayload<E>} EventPayload
- */
 /** @typedef {import("./socketio.js").SocketIoError} SocketIoError */
 
 /**
@@ -94,7 +90,7 @@ export class ChatMember {
     this.ready = false;
     this.sessions = 0;
     this.sent = 0;
-    /** @type {Array<{ payload: EventPayload<"message:send"> }>} */
+    /** @type {Array<{ payload: import("./socketio-types.js").EventPayload<"message:send"> }>} */
     this.lostSends = [];
     this.intentional = false;
     this.closing = false;
@@ -311,10 +307,10 @@ export class ChatMember {
    * Sends `message:send` and records its ack (or failure); a send cut by a lost connection is kept
    * for a resend when `retryLostSends` is set.
    *
-   * @param {EventPayload<"message:send">} payload
+   * @param {import("./socketio-types.js").EventPayload<"message:send">} payload
    */
   emitSend(payload) {
-    /** @type {import("./socketio.js").AckTiming} */
+    /** @type {import("./socketio-types.js").AckTiming} */
     const timing = {};
     this.client.emitWithAck("message:send", payload, this.options.ackTimeoutMs, timing).then(
       (res) => {
@@ -353,7 +349,7 @@ export class ChatMember {
     try {
       let after = tracker.last;
       for (let page = 0; page < 1_000; page++) {
-        /** @type {EventPayload<"sync">} */
+        /** @type {import("./socketio-types.js").EventPayload<"sync">} */
         const request = { conversationId: tracker.conversationId, afterSeq: after, limit: SYNC_LIMIT };
         if (tracker.epoch !== undefined) request.epoch = tracker.epoch;
         const res = await this.client.emitWithAck("sync", request, this.options.ackTimeoutMs);

@@ -1,6 +1,20 @@
 /**
  * The frames of Engine.IO protocol 4 and Socket.IO protocol 5, as the k6 Socket.IO client
- * (socketio.js) writes and reads them; the module comment of socketio.js lists them.
+ * (socketio.js) writes and reads them.
+ *
+ * The frames, all text (parley sends no binary attachments):
+ *
+ *   server → client  0{"sid","pingInterval","pingTimeout","maxPayload"}   Engine.IO open
+ *   server → client  2                 ping; the client answers 3 (Engine.IO 4: the server pings)
+ *   client → server  40{"token":"…","protocol":"1.0"}   Socket.IO CONNECT to "/" with the `auth` object
+ *   server → client  40{"sid":"…"}     connected
+ *   server → client  44{"message","data":{"code"}}   CONNECT_ERROR: the handshake was refused
+ *   either way       42["event",arg…]  EVENT;  42<id>["event",arg…]: an event that wants an ack
+ *   either way       43<id>[arg…]      ACK of the event sent with that id
+ *   either way       41                DISCONNECT from the namespace;  1: Engine.IO close
+ *
+ * A namespace other than "/" sits between the type and the id (`42/admin,7["event"]`); the parser
+ * understands it, the client only talks to "/".
  */
 
 /** Engine.IO packet types: the first character of every frame. */

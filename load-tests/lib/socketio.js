@@ -8,19 +8,7 @@
  * altogether, which every Socket.IO server accepts; through nginx, each new WebSocket goes to the least
  * busy gateway (`least_conn` in the local cluster, the affinity hash in production) and stays there.
  *
- * The frames, all text (parley sends no binary attachments):
- *
- *   server → client  0{"sid","pingInterval","pingTimeout","maxPayload"}   Engine.IO open
- *   server → client  2                 ping; the client answers 3 (Engine.IO 4: the server pings)
- *   client → server  40{"token":"…","protocol":"1.0"}   Socket.IO CONNECT to "/" with the `auth` object
- *   server → client  40{"sid":"…"}     connected
- *   server → client  44{"message","data":{"code"}}   CONNECT_ERROR: the handshake was refused
- *   either way       42["event",arg…]  EVENT;  42<id>["event",arg…]: an event that wants an ack
- *   either way       43<id>[arg…]      ACK of the event sent with that id
- *   either way       41                DISCONNECT from the namespace;  1: Engine.IO close
- *
- * A namespace other than "/" sits between the type and the id (`42/admin,7["event"]`); the parser
- * understands it, the client only talks to "/".
+ * The frames are listed in socketio-frames.js.
  *
  * The client sends `40` as soon as the WebSocket is open, without waiting for the server's Engine.IO
  * open packet, which the server sends at once on the upgrade. k6 (v2.2.0, k6/websockets) starts
@@ -35,82 +23,7 @@ import { EIO, SIO, decodeFrame, encodePacket, socketUrl } from "./socketio-frame
 
 export { EIO, SIO, decodeFrame, encodePacket, socketUrl } from "./socketio-frames.js";
 
-/** @typedef {import("@parley/protocol").ClientToServerEvents} ClientToServerEvents */
-/** @typedef {import("@parley/protocol").ServerToClientEvents} ServerToClientEvents */
-/**
- * @template {keyof ClientToServerEvents} E
- * @typedef {import("@parley/protocol").EventPayload<E>} EventPayload
- */
-/**
- * What the ack of client event `E` carries: `{ ok: true, …result }` or `{ ok: false, error }`.
- *
- * @template {keyof ClientToServerEvents} E
- * @typedef {import("@parley/protocol").AckResponse<import("@parley/protocol").EventResult<E>>} EventAck
- */
-
-/**
- * The client's own events, besides the server's.
- *
- * @typedef {object} LifecycleEvents
- * @property {() => void} connect after `40`
- * @property {(err: SocketIoError) => void} connect_error the handshake failed or was refused
- * @property {(reason: string) => void} disconnect a connection was lost or closed
- * @property {(attempt: number) => void} reconnect connected again after `attempt` tries
- */
-/** @typedef {ServerToClientEvents & LifecycleEvents} ClientEvents */
-/** @typedef {(...args: never[]) => void} Handler */
-
-/**
- * Reconnection after an unexpected close: exponential backoff from `delayMs` up to `maxDelayMs`, with
- * jitter, at most `attempts` times.
- *
- * @typedef {object} ReconnectionPolicy
- * @property {number} [delayMs] first delay (ms), 500 by default
- * @property {number} [maxDelayMs] longest delay (ms), 5000 by default
- * @property {number} [attempts] Infinity by default
- */
-
-/**
- * Options of a {@link SocketIoClient}.
- *
- * @typedef {object} SocketIoOptions
- * @property {import("@parley/protocol").HandshakeAuth} [auth] handshake `auth` object, e.g.
- *   `handshakeAuth(token)` (protocol.js).
- * @property {Record<string, string>} [headers] extra headers of the WebSocket upgrade request.
- * @property {Record<string, string>} [tags] k6 tags of the WebSocket's built-in metrics.
- * @property {number} [connectTimeoutMs] longest wait for `40`, 10000 by default.
- * @property {false | ReconnectionPolicy} [reconnection] reconnect after an unexpected close; off by
- *   default.
- */
-
-/**
- * When an acked event went out and when k6 read its ack (ms), set by {@link SocketIoClient.emitWithAck}.
- *
- * @typedef {object} AckTiming
- * @property {number} [sentAt]
- * @property {number} [ackAt]
- */
-
-/**
- * An ack waited for.
- *
- * @typedef {object} PendingAck
- * @property {(answer: unknown) => void} resolve
- * @property {(err: SocketIoError) => void} reject
- * @property {import("k6/timers").TimeoutID} timer
- * @property {string} event
- * @property {AckTiming | undefined} timing
- */
-
-/**
- * The connect() in progress.
- *
- * @typedef {object} PendingConnect
- * @property {Promise<string | undefined>} promise resolves with the Socket.IO session id
- * @property {(sid: string | undefined) => void} resolve
- * @property {(err: SocketIoError) => void} reject
- * @property {import("k6/timers").TimeoutID} timer
- */
+/** @import { AckTiming, ClientEvents, ClientToServerEvents, EventAck, EventPayload, Handler, PendingAck, PendingConnect, SocketIoOptions } from "./socketio-types.js" */
 
 /** Socket.IO's default pingInterval + pingTimeout, until the server's open packet says otherwise. */
 const DEFAULT_PING_WINDOW_MS = 25_000 + 20_000;
