@@ -29,9 +29,63 @@ import {
   touch,
 } from "./metrics.js";
 
+/** @typedef {import("./api.js").UserToken} UserToken */
+/** @typedef {import("./env.js").EnvSpec} EnvSpec */
+
+/**
+ * What `setup()` of a chat workload hands every VU.
+ *
+ * @typedef {object} ChatData
+ * @property {Array<{ id: string, members: UserToken[] }>} conversations
+ * @property {number} t0 when every VU starts its timeline (ms since the epoch)
+ */
+
+/**
+ * A chat workload, from {@link chatPlan}, run by {@link runChatVU}.
+ *
+ * @typedef {object} ChatPlan
+ * @property {string} name the k6 scenario's name
+ * @property {string} socketUrl
+ * @property {string} [apiUrl] where sockets refresh their tokens (see ChatMember)
+ * @property {number} vus
+ * @property {number} rampMs
+ * @property {number} durationMs
+ * @property {number} drainMs
+ * @property {number} rate messages per second per sender
+ * @property {number} [sendersPerConversation] the first N members send; every member when unset
+ * @property {number} ackTimeoutMs
+ * @property {number} connectTimeoutMs
+ * @property {number} gapGraceMs
+ * @property {number} [messageBytes]
+ * @property {{ share: number, minDelayMs: number, maxDelayMs: number }} [drops] reconnect scenario:
+ *   every second, each connected socket is dropped with probability `share` and reconnects after a
+ *   random delay
+ * @property {boolean} [phases] soak: tag delivery samples with `phase` (early, middle, late tenths)
+ *   and report `latency_drift`
+ * @property {string} [setupTimeout] k6's `setupTimeout`, 15m when unset
+ */
+
+/**
+ * The settings {@link chatPlan} reads from a scenario's environment.
+ *
+ * @typedef {object} ChatEnv
+ * @property {string} SOCKET_URL
+ * @property {string} API_URL
+ * @property {number} VUS
+ * @property {number} RAMP
+ * @property {number} DRAIN
+ * @property {number} ACK_TIMEOUT_MS
+ * @property {number} CONNECT_TIMEOUT_MS
+ * @property {number} GAP_GRACE_MS
+ * @property {number} MESSAGE_BYTES
+ */
+
 /**
  * `setup()` of a chat workload: `conversations` × `members` fresh users, each conversation a direct
  * one (2 members) or a group. Returns the data every VU receives.
+ *
+ * @param {{ apiUrl: string, conversations: number, members: number, startDelayMs?: number }} world
+ * @returns {ChatData}
  */
 export function chatSetup({ apiUrl, conversations, members, startDelayMs = 1_000 }) {
   const api = new Api(apiUrl);
@@ -40,43 +94,53 @@ export function chatSetup({ apiUrl, conversations, members, startDelayMs = 1_000
   const groups = chunk(users, members);
   const ids = api.createConversations(groups);
   return {
-    conversations: ids.map((id, i) => ({ id, members: groups[i].map((u) => ({ id: u.id, token: u.token, refreshToken: u.refreshToken })) })),
+    conversations: ids.map((id, i) => ({ id, members: /** @type {import("./api.js").LoadUser[]} */ (groups[i]).map((u) => ({ id: u.id, token: u.token, refreshToken: u.refreshToken })) })),
     // Every VU schedules from this instant, so the ramp and the send window are the same for all.
     t0: Date.now() + startDelayMs,
   };
 }
 
-/** VUs for `sockets` sockets: enough to use both cores of the load generator, few enough to stay light. */
+/**
+ * VUs for `sockets` sockets: enough to use both cores of the load generator, few enough to stay light.
+ *
+ * @param {number} sockets
+ */
 export function defaultVus(sockets) {
   return Math.max(1, Math.min(8, Math.ceil(sockets / 50)));
 }
 
 /** Settings of every chat member's client, read by every chat workload (see scenarios/chat.js). */
-export const CLIENT_SPEC = {
+export const CLIENT_SPEC = /** @satisfies {EnvSpec} */ ({
   MESSAGE_BYTES: { type: "int", default: 0, min: 0, max: 4000 },
   ACK_TIMEOUT_MS: { type: "int", default: 10_000, min: 100 },
   CONNECT_TIMEOUT_MS: { type: "int", default: 10_000, min: 100 },
   GAP_GRACE_MS: { type: "int", default: 1_000, min: 0 },
-};
+});
 
 /**
  * The group-chat workload of scenarios/chat.js, also driven by scenarios/reconnect.js: CONVERSATIONS
  * groups of MEMBERS, each member sending RATE msgs/s for DURATION after a RAMP, with the client settings.
  */
-export const GROUP_CHAT_SPEC = {
+export const GROUP_CHAT_SPEC = /** @satisfies {EnvSpec} */ ({
   CONVERSATIONS: { type: "int", default: 20, min: 1 },
   MEMBERS: { type: "int", default: 5, min: 2, max: 1000 },
   RATE: { type: "number", default: 1, min: 0 },
   DURATION: { type: "duration", default: 60_000, min: 1_000 },
   RAMP: { type: "duration", default: 10_000 },
-  VUS: { type: "int", default: (v) => defaultVus(v.CONVERSATIONS * v.MEMBERS), min: 1 },
+  // Both read above, as whole numbers.
+  VUS: { type: "int", default: (v) => defaultVus(/** @type {number} */ (v.CONVERSATIONS) * /** @type {number} */ (v.MEMBERS)), min: 1 },
   ...CLIENT_SPEC,
-};
+});
 
 /**
  * The plan of {@link runChatVU} from a scenario's environment: `env` holds SOCKET_URL, VUS, RAMP,
  * DRAIN and {@link CLIENT_SPEC}; `shape` what differs between scenarios (sockets, send window, rate,
  * and any option of the plan).
+ *
+ * @param {string} name
+ * @param {ChatEnv} env
+ * @param {{ sockets: number, durationMs: number, rate: number } & Partial<ChatPlan>} shape
+ * @returns {ChatPlan}
  */
 export function chatPlan(name, env, { sockets, durationMs, rate, ...extra }) {
   return {
@@ -96,7 +160,13 @@ export function chatPlan(name, env, { sockets, durationMs, rate, ...extra }) {
   };
 }
 
-/** The thresholds every chat workload shares: delivery p99, errors, losses, and that it moved something. */
+/**
+ * The thresholds every chat workload shares: delivery p99, errors, losses, and that it moved something.
+ *
+ * @param {{ DELIVERY_P99_MS: number, MAX_ERROR_RATE: number, MAX_MISSED: number }} env
+ * @param {number} rate
+ * @returns {Record<string, string[]>}
+ */
 export function chatThresholds(env, rate) {
   return {
     delivery_latency: [`p(99)<${env.DELIVERY_P99_MS}`],
@@ -108,7 +178,14 @@ export function chatThresholds(env, rate) {
   };
 }
 
-/** k6 options of a chat workload: one iteration per VU, which lasts the whole timeline. */
+/**
+ * k6 options of a chat workload: one iteration per VU, which lasts the whole timeline.
+ *
+ * @param {ChatPlan} plan
+ * @param {Record<string, string[]>} thresholds
+ * @param {import("k6/options").Options} [extra]
+ * @returns {import("k6/options").Options}
+ */
 export function chatOptions(plan, thresholds, extra = {}) {
   const totalMs = plan.rampMs + plan.durationMs + plan.drainMs;
   return {
@@ -132,25 +209,8 @@ export function chatOptions(plan, thresholds, extra = {}) {
 /**
  * One VU's part of the workload: the sockets whose global index ≡ this VU (mod `plan.vus`).
  *
- * @param {object} data from {@link chatSetup}
- * @param {object} plan
- * @param {string} plan.socketUrl
- * @param {string} [plan.apiUrl] where sockets refresh their tokens (see ChatMember)
- * @param {number} plan.vus
- * @param {number} plan.rampMs
- * @param {number} plan.durationMs
- * @param {number} plan.drainMs
- * @param {number} plan.rate messages per second per sender
- * @param {number} [plan.sendersPerConversation] the first N members send; @default every member
- * @param {number} plan.ackTimeoutMs
- * @param {number} plan.connectTimeoutMs
- * @param {number} plan.gapGraceMs
- * @param {number} [plan.messageBytes]
- * @param {{ share: number, minDelayMs: number, maxDelayMs: number }} [plan.drops] reconnect scenario:
- *   every second, each connected socket is dropped with probability `share` and reconnects after a
- *   random delay
- * @param {boolean} [plan.phases] soak: tag delivery samples with `phase` (early, middle, late tenths)
- *   and report `latency_drift`
+ * @param {ChatData} data from {@link chatSetup}
+ * @param {ChatPlan} plan
  */
 export async function runChatVU(data, plan) {
   touch(messagesSent, messagesDelivered, missed, recovered, duplicates, sendRetries, disconnects, syncErrors, sessionRefreshes, sessionRefreshFailures);
@@ -159,6 +219,7 @@ export async function runChatVU(data, plan) {
   const sendEnd = sendStart + plan.durationMs;
   const drift = plan.phases ? new DriftWatch(sendStart, plan.durationMs) : undefined;
 
+  /** @type {Array<{ global: number, conversation: ChatData["conversations"][number], user: UserToken, sender: boolean }>} */
   const sockets = [];
   let total = 0;
   for (const conversation of data.conversations) {
@@ -183,10 +244,11 @@ export async function runChatVU(data, plan) {
     }),
   );
 
-  const started = sockets.map(({ global }, i) => sleep(data.t0 + (plan.rampMs * global) / total - Date.now()).then(() => members[i].start()));
+  const started = sockets.map(({ global }, i) => sleep(data.t0 + (plan.rampMs * global) / total - Date.now()).then(() => /** @type {ChatMember} */ (members[i]).start()));
+  /** @type {Promise<void>[]} */
   const senders = [];
   sockets.forEach(({ sender, conversation }, i) => {
-    if (sender && plan.rate > 0) senders.push(sendPeriodically(members[i], conversation.id, plan.rate, sendStart, sendEnd));
+    if (sender && plan.rate > 0) senders.push(sendPeriodically(/** @type {ChatMember} */ (members[i]), conversation.id, plan.rate, sendStart, sendEnd));
   });
   const dropper = plan.drops ? dropPeriodically(members, plan.drops, sendStart, sendEnd) : undefined;
 
@@ -199,7 +261,16 @@ export async function runChatVU(data, plan) {
   for (const member of members) member.close();
 }
 
-/** Sends at `rate` per second in [from, until), at a random phase; late timers catch up. */
+/**
+ * Sends at `rate` per second in [from, until), at a random phase; late timers catch up.
+ *
+ * @param {ChatMember} member
+ * @param {string} conversationId
+ * @param {number} rate
+ * @param {number} from
+ * @param {number} until
+ * @returns {Promise<void>}
+ */
 function sendPeriodically(member, conversationId, rate, from, until) {
   const period = 1000 / rate;
   const phase = Math.random() * period;
@@ -215,7 +286,14 @@ function sendPeriodically(member, conversationId, rate, from, until) {
   });
 }
 
-/** Every second of [from, until): drop each connected member with probability `share`. */
+/**
+ * Every second of [from, until): drop each connected member with probability `share`.
+ *
+ * @param {ChatMember[]} members
+ * @param {{ share: number, minDelayMs: number, maxDelayMs: number }} drops
+ * @param {number} from
+ * @param {number} until
+ */
 function dropPeriodically(members, { share, minDelayMs, maxDelayMs }, from, until) {
   return setInterval(() => {
     const now = Date.now();
@@ -231,6 +309,10 @@ function dropPeriodically(members, { share, minDelayMs, maxDelayMs }, from, unti
  * reservoirs, so that a slow drift (a leak, a growing queue) shows as `latency_drift` at the end.
  */
 class DriftWatch {
+  /**
+   * @param {number} from start of the send window (ms since the epoch)
+   * @param {number} durationMs
+   */
   constructor(from, durationMs) {
     this.earlyEnd = from + durationMs / 10;
     this.lateStart = from + durationMs - durationMs / 10;
@@ -239,14 +321,20 @@ class DriftWatch {
     this.tags = { early: { phase: "early" }, middle: { phase: "middle" }, late: { phase: "late" } };
   }
 
+  /** @param {number} sentAt */
   phaseOf(sentAt) {
     return sentAt < this.earlyEnd ? "early" : sentAt >= this.lateStart ? "late" : "middle";
   }
 
+  /** @param {number} sentAt */
   tagsOf(sentAt) {
     return this.tags[this.phaseOf(sentAt)];
   }
 
+  /**
+   * @param {number} latency
+   * @param {number} sentAt
+   */
   add(latency, sentAt) {
     const phase = this.phaseOf(sentAt);
     if (phase === "early") this.early.add(latency);
@@ -255,18 +343,22 @@ class DriftWatch {
 
   report() {
     if (this.early.seen < 20 || this.late.seen < 20) return;
-    latencyDrift.add(this.late.quantile(0.95) - this.early.quantile(0.95));
+    // Both hold 20 values or more.
+    latencyDrift.add(/** @type {number} */ (this.late.quantile(0.95)) - /** @type {number} */ (this.early.quantile(0.95)));
   }
 }
 
 /** Uniform sample of at most `size` values (Vitter's algorithm R). */
 class Reservoir {
+  /** @param {number} size */
   constructor(size) {
     this.size = size;
+    /** @type {number[]} */
     this.values = [];
     this.seen = 0;
   }
 
+  /** @param {number} value */
   add(value) {
     this.seen++;
     if (this.values.length < this.size) this.values.push(value);
@@ -276,6 +368,11 @@ class Reservoir {
     }
   }
 
+  /**
+   * The `q` quantile of the sample; undefined while it is empty.
+   *
+   * @param {number} q
+   */
   quantile(q) {
     const sorted = [...this.values].sort((a, b) => a - b);
     return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];

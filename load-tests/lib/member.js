@@ -29,35 +29,53 @@ import { handshakeAuth } from "./protocol.js";
 import { SeqTracker } from "./seq-tracker.js";
 import { SocketIoClient } from "./socketio.js";
 
+/** @typedef {import("@parley/protocol").Message} Message */
+/** @typedef {import("./socketio.js").SocketIoError} SocketIoError */
+
+/**
+ * Options of a {@link ChatMember}.
+ *
+ * @typedef {object} MemberOptions
+ * @property {string} socketUrl
+ * @property {string} [apiUrl] where `POST /api/auth/refresh` is; without it (or a refresh token) the
+ *   socket is cut when its access token expires
+ * @property {number} connectTimeoutMs to `session:ready`
+ * @property {number} ackTimeoutMs of `message:send` and `sync`
+ * @property {number} gapGraceMs how long a hole may wait for a late message before `sync`
+ * @property {number} [messageBytes] pad contents to this many characters
+ * @property {boolean} [retryLostSends] resend, after reconnecting, sends whose ack a lost connection
+ *   swallowed (same clientMsgId); else they are errors
+ * @property {boolean} [checkDuplicates] detect a clientMsgId stored twice
+ * @property {(sentAt: number) => Record<string, string> | undefined} [tagsOf] tags of a delivery sample
+ * @property {(latency: number, sentAt: number) => void} [onDelivery]
+ */
+
 /** Most messages one `sync` returns (the server's maximum). */
 const SYNC_LIMIT = 500;
 
 /** Logs the first few problems of each kind per VU, then stays quiet. */
+/** @type {Map<string, number>} */
 const logged = new Map();
+/**
+ * Logs `message` unless this VU has logged three problems of this `kind` already.
+ *
+ * @param {string} kind
+ * @param {string} message
+ */
 export function logOnce(kind, message) {
   const n = (logged.get(kind) ?? 0) + 1;
   logged.set(kind, n);
   if (n <= 3) console.warn(`${kind}: ${message}${n === 3 ? " (further ones not logged)" : ""}`);
 }
 
+/** One user's socket in a load test; see the module comment. */
 export class ChatMember {
   /**
-   * @param {object} user `{ id, token, refreshToken? }`: the access token, and the refresh token the
-   *   member renews it with when the server says it expires soon (shared by members of one user)
+   * @param {import("./api.js").UserToken} user `{ id, token, refreshToken? }`: the access token, and
+   *   the refresh token the member renews it with when the server says it expires soon (shared by
+   *   members of one user)
    * @param {string[]} conversationIds conversations tracked (the user's, or those the test cares about)
-   * @param {object} options
-   * @param {string} options.socketUrl
-   * @param {string} [options.apiUrl] where `POST /api/auth/refresh` is; without it (or a refresh
-   *   token) the socket is cut when its access token expires
-   * @param {number} options.connectTimeoutMs to `session:ready`
-   * @param {number} options.ackTimeoutMs of `message:send` and `sync`
-   * @param {number} options.gapGraceMs how long a hole may wait for a late message before `sync`
-   * @param {number} [options.messageBytes] pad contents to this many characters
-   * @param {boolean} [options.retryLostSends] resend, after reconnecting, sends whose ack a lost
-   *   connection swallowed (same clientMsgId); else they are errors
-   * @param {boolean} [options.checkDuplicates] detect a clientMsgId stored twice
-   * @param {(sentAt: number) => object|undefined} [options.tagsOf] tags of a delivery sample
-   * @param {(latency: number, sentAt: number) => void} [options.onDelivery]
+   * @param {MemberOptions} options
    */
   constructor(user, conversationIds, options) {
     this.user = user;
@@ -72,11 +90,14 @@ export class ChatMember {
     this.ready = false;
     this.sessions = 0;
     this.sent = 0;
+    /** @type {Array<{ payload: import("./socketio-types.js").EventPayload<"message:send"> }>} */
     this.lostSends = [];
     this.intentional = false;
     this.closing = false;
+    /** @type {{ resolve: () => void } | undefined} */
     this.readyWaiter = undefined;
 
+    /** @type {Promise<void> | undefined} */
     this.refreshing = undefined;
 
     this.client.on("session:ready", () => this.onReady());
@@ -103,13 +124,15 @@ export class ChatMember {
     const { apiUrl, ackTimeoutMs } = this.options;
     if (!apiUrl || !this.user.refreshToken || this.refreshing) return;
     this.refreshing = (async () => {
-      const res = await http.asyncRequest("POST", `${apiUrl.replace(/\/+$/, "")}/api/auth/refresh`, JSON.stringify({ refreshToken: this.user.refreshToken }), {
+      // The refresh token was there when this started (see above).
+      const body = /** @satisfies {import("./api.js").RouteBody<"auth.refresh">} */ ({ refreshToken: /** @type {string} */ (this.user.refreshToken) });
+      const res = await http.asyncRequest("POST", `${apiUrl.replace(/\/+$/, "")}/api/auth/refresh`, JSON.stringify(body), {
         headers: { "content-type": "application/json" },
         tags: { name: "POST /api/auth/refresh" },
         responseCallback: http.expectedStatuses(200),
       });
       if (res.status !== 200) throw new Error(`refresh answered ${res.status}: ${String(res.body).slice(0, 200)}`);
-      const { accessToken, refreshToken } = res.json();
+      const { accessToken, refreshToken } = /** @type {import("./api.js").RouteOutput<"auth.refresh">} */ (res.json());
       this.user.token = accessToken;
       this.user.refreshToken = refreshToken;
       this.client.options.auth = handshakeAuth(accessToken);
@@ -133,20 +156,26 @@ export class ChatMember {
     const started = Date.now();
     try {
       await this.connectOnce();
-      connectTime.add(this.readyAt - started);
+      connectTime.add(/** @type {number} */ (this.readyAt) - started);
       connectFailures.add(false);
       return true;
     } catch (err) {
+      const error = /** @type {Error & { code?: string }} */ (err);
       connectFailures.add(true);
-      logOnce(`connect ${err.code ?? "error"}`, err.message);
+      logOnce(`connect ${error.code ?? "error"}`, error.message);
       return false;
     }
   }
 
-  /** Opens a connection and waits for `session:ready`; rejects with the error's `code`. */
+  /**
+   * Opens a connection and waits for `session:ready`; rejects with the error's `code`.
+   *
+   * @returns {Promise<void>}
+   */
   connectOnce() {
     return new Promise((resolve, reject) => {
       let done = false;
+      /** @param {Error} [err] */
       const finish = (err) => {
         if (done) return;
         done = true;
@@ -170,6 +199,9 @@ export class ChatMember {
    * Drops the connection as a network loss would, and connects again after `delayMs`: records
    * `reconnects`, `reconnect_time` and `reconnect_failures`. Recovery (sync, resent sends) follows
    * the new `session:ready`.
+   *
+   * @param {number} delayMs
+   * @param {number} until no new attempt after this time (ms since the epoch)
    */
   reconnect(delayMs, until) {
     if (!this.ready || this.closing) return;
@@ -182,10 +214,10 @@ export class ChatMember {
       this.connectOnce().then(
         () => {
           reconnects.add(1);
-          reconnectTime.add(this.readyAt - started);
+          reconnectTime.add(/** @type {number} */ (this.readyAt) - started);
           reconnectFailures.add(false);
         },
-        (err) => {
+        (/** @type {Error & { code?: string }} */ err) => {
           reconnectFailures.add(true);
           logOnce(`reconnect ${err.code ?? "error"}`, err.message);
           if (Date.now() < until) setTimeout(attempt, 1_000);
@@ -195,8 +227,10 @@ export class ChatMember {
     setTimeout(attempt, delayMs);
   }
 
+  /** `session:ready`: the first session, or one after a lost connection. */
   onReady() {
     this.ready = true;
+    /** When the last `session:ready` was read (ms). */
     this.readyAt = this.client.receivedAt;
     this.sessions++;
     if (this.readyWaiter) this.readyWaiter.resolve();
@@ -212,6 +246,11 @@ export class ChatMember {
     }
   }
 
+  /**
+   * `message:new`: measures the delivery delay and holds the message.
+   *
+   * @param {Message} message
+   */
   onMessage(message) {
     const tracker = this.trackers.get(message.conversationId);
     if (!tracker) return;
@@ -226,7 +265,13 @@ export class ChatMember {
     this.hold(tracker, message, false);
   }
 
-  /** Records a message held (live, acked or synced); a hole starts its grace period. */
+  /**
+   * Records a message held (live, acked or synced); a hole starts its grace period.
+   *
+   * @param {SeqTracker} tracker
+   * @param {Message} message
+   * @param {boolean} viaSync
+   */
   hold(tracker, message, viaSync) {
     if (tracker.isDuplicate(message)) {
       duplicates.add(1);
@@ -242,7 +287,12 @@ export class ChatMember {
     }
   }
 
-  /** Sends one message, stamped with its send time, to `conversationId`. False when not connected. */
+  /**
+   * Sends one message, stamped with its send time, to `conversationId`. False when not connected.
+   *
+   * @param {string} conversationId
+   * @returns {boolean}
+   */
   send(conversationId) {
     if (!this.ready) return false;
     const clientMsgId = `m${this.sent++}`;
@@ -253,14 +303,22 @@ export class ChatMember {
     return true;
   }
 
+  /**
+   * Sends `message:send` and records its ack (or failure); a send cut by a lost connection is kept
+   * for a resend when `retryLostSends` is set.
+   *
+   * @param {import("./socketio-types.js").EventPayload<"message:send">} payload
+   */
   emitSend(payload) {
+    /** @type {import("./socketio-types.js").AckTiming} */
     const timing = {};
     this.client.emitWithAck("message:send", payload, this.options.ackTimeoutMs, timing).then(
       (res) => {
         if (res && res.ok) {
           messagesSent.add(1);
           sendErrors.add(false);
-          ackLatency.add(timing.ackAt - timing.sentAt);
+          // Both are set once the ack arrived.
+          ackLatency.add(/** @type {number} */ (timing.ackAt) - /** @type {number} */ (timing.sentAt));
           const tracker = this.trackers.get(payload.conversationId);
           if (tracker) this.hold(tracker, res.message, false);
         } else {
@@ -268,7 +326,7 @@ export class ChatMember {
           logOnce(`send ${res && res.error ? res.error.code : "?"}`, JSON.stringify(res));
         }
       },
-      (err) => {
+      (/** @type {SocketIoError} */ err) => {
         if (err.code === "DISCONNECTED" && this.options.retryLostSends && !this.closing) {
           this.lostSends.push({ payload });
           return;
@@ -282,6 +340,8 @@ export class ChatMember {
   /**
    * Asks `sync` for everything after the tracker's `last`, page by page; messages not held yet count
    * as `recovered`, and seqs still missing below the highest one held as `missed`.
+   *
+   * @param {SeqTracker} tracker
    */
   async fill(tracker) {
     if (tracker.syncing || !this.ready) return;
@@ -289,6 +349,7 @@ export class ChatMember {
     try {
       let after = tracker.last;
       for (let page = 0; page < 1_000; page++) {
+        /** @type {import("./socketio-types.js").EventPayload<"sync">} */
         const request = { conversationId: tracker.conversationId, afterSeq: after, limit: SYNC_LIMIT };
         if (tracker.epoch !== undefined) request.epoch = tracker.epoch;
         const res = await this.client.emitWithAck("sync", request, this.options.ackTimeoutMs);
@@ -300,7 +361,7 @@ export class ChatMember {
         tracker.epoch = res.epoch;
         for (const message of res.messages) this.hold(tracker, message, true);
         if (!res.hasMore || res.messages.length === 0) break;
-        after = res.messages[res.messages.length - 1].seq;
+        after = /** @type {Message} */ (res.messages[res.messages.length - 1]).seq;
       }
       // Everything the server has up to now was offered: what is still missing is lost.
       if (tracker.hasGap) {
@@ -311,10 +372,11 @@ export class ChatMember {
         logOnce("missed", `conversation ${tracker.conversationId}: ${lost} message(s) missing below seq ${top}`);
       }
     } catch (err) {
+      const error = /** @type {SocketIoError} */ (err);
       // A sync cut by a lost connection is done again after the reconnect; anything else is an error.
-      if (err.code !== "DISCONNECTED") {
+      if (error.code !== "DISCONNECTED") {
         syncErrors.add(1);
-        logOnce(`sync ${err.code}`, err.message);
+        logOnce(`sync ${error.code}`, error.message);
       }
     } finally {
       tracker.syncing = false;
@@ -337,6 +399,7 @@ export class ChatMember {
     }
   }
 
+  /** Closes the socket for good. */
   close() {
     this.closing = true;
     this.ready = false;
@@ -344,6 +407,12 @@ export class ChatMember {
   }
 }
 
+/**
+ * Resolves after `ms` milliseconds (at once for `ms` ≤ 0).
+ *
+ * @param {number} ms
+ * @returns {Promise<void>}
+ */
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }

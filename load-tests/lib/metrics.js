@@ -64,7 +64,11 @@ export const historyPages = new Counter("history_pages");
 /** Summary statistics of every Trend: the bench reads p(50), p(95) and p(99). */
 export const SUMMARY_TREND_STATS = ["avg", "min", "med", "p(50)", "p(90)", "p(95)", "p(99)", "max", "count"];
 
-/** Makes counters appear in the summary (at 0) even when nothing was counted. */
+/**
+ * Makes counters appear in the summary (at 0) even when nothing was counted.
+ *
+ * @param {...Counter} counters
+ */
 export function touch(...counters) {
   for (const counter of counters) counter.add(0);
 }

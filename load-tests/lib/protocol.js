@@ -6,7 +6,12 @@
  */
 export const PROTOCOL_VERSION = "1.0";
 
-/** The handshake `auth` object of a socket that presents the access token `token`. */
+/**
+ * The handshake `auth` object of a socket that presents the access token `token`.
+ *
+ * @param {string} token
+ * @returns {import("@parley/protocol").HandshakeAuth}
+ */
 export function handshakeAuth(token) {
   return { token, protocol: PROTOCOL_VERSION };
 }

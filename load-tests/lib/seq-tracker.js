@@ -5,20 +5,34 @@
  * period; then the receiver asks `sync` for it, and what `sync` cannot supply is missed.
  */
 export class SeqTracker {
-  /** @param {boolean} [checkDuplicates] remember every sender's clientMsgId → id (costs memory). */
+  /**
+   * @param {string} conversationId
+   * @param {boolean} [checkDuplicates] remember every sender's clientMsgId → id (costs memory).
+   */
   constructor(conversationId, checkDuplicates = false) {
     this.conversationId = conversationId;
     this.last = 0;
+    /** @type {Set<number>} */
     this.above = new Set();
     this.max = 0;
-    /** The `epoch` of the last `sync` answer, sent back with the next one. */
+    /**
+     * The `epoch` of the last `sync` answer, sent back with the next one.
+     *
+     * @type {string | undefined}
+     */
     this.epoch = undefined;
+    /** @type {Map<string, string> | undefined} */
     this.ids = checkDuplicates ? new Map() : undefined;
     this.syncing = false;
+    /** @type {import("k6/timers").TimeoutID | undefined} */
     this.gapTimer = undefined;
   }
 
-  /** Records a seq; false when it was already held. */
+  /**
+   * Records a seq; false when it was already held.
+   *
+   * @param {number} seq
+   */
   add(seq) {
     if (seq <= this.last || this.above.has(seq)) return false;
     if (seq > this.max) this.max = seq;
@@ -36,7 +50,11 @@ export class SeqTracker {
     return this.above.size > 0;
   }
 
-  /** Gives up on every missing seq up to `seq`; returns how many there were. */
+  /**
+   * Gives up on every missing seq up to `seq`; returns how many there were.
+   *
+   * @param {number} seq
+   */
   skipTo(seq) {
     let skipped = 0;
     while (this.last < seq) {
@@ -50,6 +68,8 @@ export class SeqTracker {
   /**
    * For duplicate detection: true when this sender's `clientMsgId` came before with another message
    * id (the server stored a retried send twice).
+   *
+   * @param {Pick<import("@parley/protocol").Message, "id" | "senderId" | "clientMsgId">} message
    */
   isDuplicate(message) {
     if (!this.ids) return false;

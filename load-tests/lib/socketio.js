@@ -8,19 +8,7 @@
  * altogether, which every Socket.IO server accepts; through nginx, each new WebSocket goes to the least
  * busy gateway (`least_conn` in the local cluster, the affinity hash in production) and stays there.
  *
- * The frames, all text (parley sends no binary attachments):
- *
- *   server → client  0{"sid","pingInterval","pingTimeout","maxPayload"}   Engine.IO open
- *   server → client  2                 ping; the client answers 3 (Engine.IO 4: the server pings)
- *   client → server  40{"token":"…","protocol":"1.0"}   Socket.IO CONNECT to "/" with the `auth` object
- *   server → client  40{"sid":"…"}     connected
- *   server → client  44{"message","data":{"code"}}   CONNECT_ERROR: the handshake was refused
- *   either way       42["event",arg…]  EVENT;  42<id>["event",arg…]: an event that wants an ack
- *   either way       43<id>[arg…]      ACK of the event sent with that id
- *   either way       41                DISCONNECT from the namespace;  1: Engine.IO close
- *
- * A namespace other than "/" sits between the type and the id (`42/admin,7["event"]`); the parser
- * understands it, the client only talks to "/".
+ * The frames are listed in socketio-frames.js.
  *
  * The client sends `40` as soon as the WebSocket is open, without waiting for the server's Engine.IO
  * open packet, which the server sends at once on the upgrade. k6 (v2.2.0, k6/websockets) starts
@@ -31,65 +19,21 @@
  */
 import { WebSocket } from "k6/websockets";
 
-/** Engine.IO packet types: the first character of every frame. */
-export const EIO = { OPEN: "0", CLOSE: "1", PING: "2", PONG: "3", MESSAGE: "4", UPGRADE: "5", NOOP: "6" };
+import { EIO, SIO, decodeFrame, encodePacket, socketUrl } from "./socketio-frames.js";
+
+export { EIO, SIO, decodeFrame, encodePacket, socketUrl } from "./socketio-frames.js";
+
+/** @import { AckTiming, ClientEvents, ClientToServerEvents, EventAck, EventPayload, Handler, PendingAck, PendingConnect, SocketIoOptions } from "./socketio-types.js" */
+
 /** Socket.IO's default pingInterval + pingTimeout, until the server's open packet says otherwise. */
 const DEFAULT_PING_WINDOW_MS = 25_000 + 20_000;
 
-/** Socket.IO packet types: the character after Engine.IO's `4`. */
-export const SIO = { CONNECT: 0, DISCONNECT: 1, EVENT: 2, ACK: 3, CONNECT_ERROR: 4, BINARY_EVENT: 5, BINARY_ACK: 6 };
-
-/** `http://host[:port][/base]` → `ws://host[:port][/base]/socket.io/?EIO=4&transport=websocket`. */
-export function socketUrl(base, path = "/socket.io/") {
-  const origin = base.replace(/^http(s?):\/\//, "ws$1://").replace(/\/+$/, "");
-  return `${origin}${path}?EIO=4&transport=websocket`;
-}
-
-/** The text of a Socket.IO packet inside an Engine.IO message: `4` + type + [nsp,] + [id] + JSON. */
-export function encodePacket(type, data, id, nsp = "/") {
-  let out = `${EIO.MESSAGE}${type}`;
-  if (nsp !== "/") out += `${nsp},`;
-  if (id !== undefined) out += id;
-  if (data !== undefined) out += JSON.stringify(data);
-  return out;
-}
-
-/**
- * Parses one Engine.IO frame. Returns `{ eio, data }` for Engine.IO packets and, for messages,
- * `{ eio: "4", type, nsp, id, data }` with `data` the parsed JSON (or undefined). Throws on a frame it
- * cannot read, including binary packets, which parley never sends.
- */
-export function decodeFrame(text) {
-  const eio = text.charAt(0);
-  if (eio !== EIO.MESSAGE) {
-    const rest = text.slice(1);
-    return { eio, data: eio === EIO.OPEN && rest ? JSON.parse(rest) : rest };
-  }
-  const type = text.charCodeAt(1) - 48;
-  if (!(type >= SIO.CONNECT && type <= SIO.BINARY_ACK)) throw new Error(`unknown Socket.IO packet type in ${text.slice(0, 40)}`);
-  if (type === SIO.BINARY_EVENT || type === SIO.BINARY_ACK) throw new Error("binary Socket.IO packets are not supported");
-  let i = 2;
-  let nsp = "/";
-  if (text.charAt(i) === "/") {
-    const comma = text.indexOf(",", i);
-    const end = comma < 0 ? text.length : comma;
-    nsp = text.slice(i, end);
-    i = comma < 0 ? end : end + 1;
-  }
-  let id;
-  const start = i;
-  while (i < text.length) {
-    const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) break;
-    i++;
-  }
-  if (i > start) id = Number(text.slice(start, i));
-  const data = i < text.length ? JSON.parse(text.slice(i)) : undefined;
-  return { eio: EIO.MESSAGE, type, nsp, id, data };
-}
-
 /** An error with a machine-readable `code`, like Socket.IO's `connect_error` with `err.data.code`. */
 export class SocketIoError extends Error {
+  /**
+   * @param {string} code
+   * @param {string} message
+   */
   constructor(code, message) {
     super(message);
     this.name = "SocketIoError";
@@ -108,23 +52,22 @@ export class SocketIoError extends Error {
 export class SocketIoClient {
   /**
    * @param {string} url base URL of the server (`http://localhost:8080`) or a full `ws://` URL.
-   * @param {object} [options]
-   * @param {object} [options.auth] handshake `auth` object, e.g. `handshakeAuth(token)` (protocol.js).
-   * @param {object} [options.headers] extra headers of the WebSocket upgrade request.
-   * @param {object} [options.tags] k6 tags of the WebSocket's built-in metrics.
-   * @param {number} [options.connectTimeoutMs] longest wait for `40`. @default 10000
-   * @param {false|object} [options.reconnection] reconnect after an unexpected close, with exponential
-   *   backoff and jitter: `{ delayMs: 500, maxDelayMs: 5000, attempts: Infinity }`. @default false
+   * @param {SocketIoOptions} [options] see {@link SocketIoOptions}; `reconnection` defaults to
+   *   `{ delayMs: 500, maxDelayMs: 5000, attempts: Infinity }` when given.
    */
   constructor(url, options = {}) {
     this.url = url.startsWith("ws") ? url : socketUrl(url);
     this.options = options;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.reconnection = options.reconnection ? { delayMs: 500, maxDelayMs: 5_000, attempts: Infinity, ...options.reconnection } : undefined;
+    /** @type {Map<string, Handler[]>} */
     this.handlers = new Map();
+    /** @type {Map<number, PendingAck>} */
     this.acks = new Map();
     this.nextAckId = 0;
+    /** @type {WebSocket | undefined} */
     this.ws = undefined;
+    /** @type {string | undefined} */
     this.sid = undefined;
     this.connected = false;
     this.receivedAt = 0;
@@ -132,12 +75,22 @@ export class SocketIoClient {
     this.maxPayload = Infinity;
     this.closedByUser = false;
     this.reconnectAttempt = 0;
-    this.pending = undefined; // { resolve, reject, timer } of the connect() in progress
+    /** @type {PendingConnect | undefined} */
+    this.pending = undefined;
+    /** @type {import("k6/timers").TimeoutID | undefined} */
     this.heartbeat = undefined;
+    /** @type {import("k6/timers").TimeoutID | undefined} */
     this.reconnectTimer = undefined;
   }
 
-  /** Adds a handler; `fn(...args)` for server events, see the class comment for lifecycle events. */
+  /**
+   * Adds a handler; `fn(...args)` for server events, see the class comment for lifecycle events.
+   *
+   * @template {keyof ClientEvents} E
+   * @param {E} event
+   * @param {ClientEvents[E]} fn
+   * @returns {this}
+   */
   on(event, fn) {
     const list = this.handlers.get(event);
     if (list) list.push(fn);
@@ -145,6 +98,14 @@ export class SocketIoClient {
     return this;
   }
 
+  /**
+   * Removes a handler added with {@link on}.
+   *
+   * @template {keyof ClientEvents} E
+   * @param {E} event
+   * @param {ClientEvents[E]} fn
+   * @returns {this}
+   */
   off(event, fn) {
     const list = this.handlers.get(event);
     if (list) this.handlers.set(event, list.filter((h) => h !== fn));
@@ -155,12 +116,14 @@ export class SocketIoClient {
    * Opens the WebSocket and connects to "/". Resolves with the Socket.IO session id on `40`; rejects
    * with a {@link SocketIoError}: `code` is the server's `data.code` for a refused handshake, else
    * `TIMEOUT` or `TRANSPORT` (the WebSocket failed or closed first).
+   *
+   * @returns {Promise<string | undefined>}
    */
   connect() {
     if (this.pending) return this.pending.promise;
     this.closedByUser = false;
     clearTimeout(this.reconnectTimer);
-    const pending = {};
+    const pending = /** @type {PendingConnect} */ ({});
     pending.promise = new Promise((resolve, reject) => {
       pending.resolve = resolve;
       pending.reject = reject;
@@ -171,7 +134,14 @@ export class SocketIoClient {
     return pending.promise;
   }
 
-  /** Sends an event without an ack. Returns false (and sends nothing) while disconnected. */
+  /**
+   * Sends an event without an ack. Returns false (and sends nothing) while disconnected.
+   *
+   * @template {keyof ClientToServerEvents} E
+   * @param {E} event
+   * @param {...EventPayload<E>} args
+   * @returns {boolean}
+   */
   emit(event, ...args) {
     if (!this.connected) return false;
     return this.send(encodePacket(SIO.EVENT, [event, ...args]));
@@ -182,6 +152,13 @@ export class SocketIoClient {
    * `{ ok, … }`); rejects with `TIMEOUT` after `timeoutMs`, or `DISCONNECTED` when the connection
    * ends first, as socket.io-client's `timeout(ms).emitWithAck()` does. When `timing` is given, its
    * `sentAt` and `ackAt` are set (ms; `ackAt` when k6 read the ack's frame).
+   *
+   * @template {keyof ClientToServerEvents} E
+   * @param {E} event
+   * @param {EventPayload<E>} payload
+   * @param {number} [timeoutMs]
+   * @param {AckTiming} [timing]
+   * @returns {Promise<EventAck<E>>}
    */
   emitWithAck(event, payload, timeoutMs = 10_000, timing = undefined) {
     if (!this.connected) return Promise.reject(new SocketIoError("DISCONNECTED", `not connected: ${event} not sent`));
@@ -191,7 +168,8 @@ export class SocketIoClient {
         this.acks.delete(id);
         reject(new SocketIoError("TIMEOUT", `no ack for ${event} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.acks.set(id, { resolve, reject, timer, event, timing });
+      // The server's answer is taken to be what the protocol declares for the event.
+      this.acks.set(id, { resolve: /** @type {(answer: unknown) => void} */ (resolve), reject, timer, event, timing });
       if (timing) timing.sentAt = Date.now();
       if (!this.send(encodePacket(SIO.EVENT, [event, payload], id))) {
         clearTimeout(timer);
@@ -213,6 +191,8 @@ export class SocketIoClient {
    * Closes the WebSocket without a Socket.IO goodbye, as a lost network does (the server sees
    * `transport close`). With `reconnection` set and `reconnect` true the client then reconnects by
    * itself; else call {@link connect} again.
+   *
+   * @param {boolean} [reconnect]
    */
   drop(reconnect = true) {
     this.teardown("transport close");
@@ -235,17 +215,19 @@ export class SocketIoClient {
       this.armHeartbeat();
       this.send(encodePacket(SIO.CONNECT, this.options.auth));
     });
-    ws.addEventListener("message", (e) => {
+    ws.addEventListener("message", (event) => {
       if (this.ws !== ws) return;
+      const e = /** @type {import("k6/websockets").MessageEvent} */ (event);
       try {
-        this.onFrame(e.data, e.timestamp);
+        // Text frames only: parley sends no binary attachments.
+        this.onFrame(/** @type {string} */ (e.data), e.timestamp);
       } catch (err) {
         // A throwing listener makes k6 close the socket; keep the connection and report instead.
         console.error(`socket.io: cannot handle frame ${String(e.data).slice(0, 80)}: ${err}`);
       }
     });
     ws.addEventListener("error", (e) => {
-      if (this.ws === ws && this.pending) this.failConnect(new SocketIoError("TRANSPORT", String(e.error)));
+      if (this.ws === ws && this.pending) this.failConnect(new SocketIoError("TRANSPORT", String(/** @type {import("k6/websockets").ErrorEvent} */ (e).error)));
     });
     ws.addEventListener("close", () => {
       if (this.ws !== ws) return;
@@ -258,21 +240,27 @@ export class SocketIoClient {
     });
   }
 
+  /**
+   * @param {string} text
+   * @param {number} timestamp when k6 read the frame (ms)
+   */
   onFrame(text, timestamp) {
     this.receivedAt = timestamp || Date.now();
     const frame = decodeFrame(text);
     switch (frame.eio) {
       case EIO.MESSAGE:
-        return this.onPacket(frame);
+        return this.onPacket(/** @type {import("./socketio-frames.js").PacketFrame} */ (frame));
       case EIO.PING:
         this.send(EIO.PONG);
         return this.armHeartbeat();
-      case EIO.OPEN:
+      case EIO.OPEN: {
         // `40` went out with the WebSocket's open event (see the module comment).
-        this.sid = frame.data.sid;
-        this.pingWindowMs = frame.data.pingInterval + frame.data.pingTimeout;
-        this.maxPayload = frame.data.maxPayload ?? Infinity;
+        const open = /** @type {import("./socketio-frames.js").OpenPacket} */ (frame.data);
+        this.sid = open.sid;
+        this.pingWindowMs = open.pingInterval + open.pingTimeout;
+        this.maxPayload = open.maxPayload ?? Infinity;
         return this.armHeartbeat();
+      }
       case EIO.CLOSE:
         this.teardown("transport close");
         return this.scheduleReconnect();
@@ -281,25 +269,28 @@ export class SocketIoClient {
     }
   }
 
+  /** @param {import("./socketio-frames.js").PacketFrame} packet */
   onPacket({ type, nsp, id, data }) {
     if (nsp !== "/") return;
     switch (type) {
       case SIO.EVENT: {
-        const [event, ...args] = data;
-        if (id !== undefined) args.push((...answer) => this.send(encodePacket(SIO.ACK, answer, id)));
+        const [event, ...args] = /** @type {[string, ...unknown[]]} */ (data);
+        if (id !== undefined) args.push((/** @type {unknown[]} */ ...answer) => this.send(encodePacket(SIO.ACK, answer, id)));
         return this.dispatch(event, args);
       }
       case SIO.ACK: {
-        const ack = this.acks.get(id);
+        const ack = this.acks.get(/** @type {number} */ (id));
         if (!ack) return undefined; // answered after its timeout
-        this.acks.delete(id);
+        this.acks.delete(/** @type {number} */ (id));
         clearTimeout(ack.timer);
         if (ack.timing) ack.timing.ackAt = this.receivedAt;
-        return ack.resolve(data[0]);
+        return ack.resolve(/** @type {unknown[]} */ (data)[0]);
       }
       case SIO.CONNECT: {
+        const connected = /** @type {{ sid?: string } | undefined} */ (data);
         this.connected = true;
-        this.socketId = data && data.sid;
+        /** @type {string | undefined} */
+        this.socketId = connected && connected.sid;
         const pending = this.pending;
         this.pending = undefined;
         if (pending) {
@@ -313,10 +304,11 @@ export class SocketIoClient {
         return undefined;
       }
       case SIO.CONNECT_ERROR: {
-        const code = (data && data.data && data.data.code) || "CONNECT_ERROR";
+        const refusal = /** @type {{ message?: string, data?: { code?: string } } | undefined} */ (data);
+        const code = (refusal && refusal.data && refusal.data.code) || "CONNECT_ERROR";
         // Socket.IO does not retry a refused handshake: neither do we.
         this.closedByUser = true;
-        return this.failConnect(new SocketIoError(code, (data && data.message) || "connection refused"));
+        return this.failConnect(new SocketIoError(code, (refusal && refusal.message) || "connection refused"));
       }
       case SIO.DISCONNECT:
         this.teardown("io server disconnect");
@@ -326,18 +318,27 @@ export class SocketIoClient {
     }
   }
 
+  /**
+   * Calls the handlers of `event` with the arguments the server sent (or the lifecycle event's own).
+   *
+   * @param {string} event
+   * @param {unknown[]} args
+   */
   dispatch(event, args) {
     const list = this.handlers.get(event);
     if (!list) return;
     for (const fn of list) {
       try {
-        fn(...args);
+        // Arguments are taken to be what the protocol declares for the event (see `on`).
+        /** @type {(...args: unknown[]) => void} */ (fn)(...args);
       } catch (err) {
-        console.error(`socket.io: handler of ${event} threw: ${err && err.stack ? err.stack : err}`);
+        const error = /** @type {Error | undefined} */ (err);
+        console.error(`socket.io: handler of ${event} threw: ${error && error.stack ? error.stack : error}`);
       }
     }
   }
 
+  /** @param {string} text */
   send(text) {
     if (!this.ws || this.ws.readyState !== 1) return false;
     if (text.length > this.maxPayload) return false; // the server would close the connection (1009)
@@ -354,6 +355,7 @@ export class SocketIoClient {
     }, this.pingWindowMs);
   }
 
+  /** @param {SocketIoError} err */
   failConnect(err) {
     const pending = this.pending;
     this.pending = undefined;
@@ -366,7 +368,11 @@ export class SocketIoClient {
     if (err.code === "TIMEOUT" || err.code === "TRANSPORT") this.scheduleReconnect();
   }
 
-  /** Closes the WebSocket and fails what waits on it; `reason` set: a connection was lost. */
+  /**
+   * Closes the WebSocket and fails what waits on it; `reason` set: a connection was lost.
+   *
+   * @param {string | undefined} reason
+   */
   teardown(reason) {
     clearTimeout(this.heartbeat);
     const ws = this.ws;
@@ -382,6 +388,7 @@ export class SocketIoClient {
     this.connected = false;
   }
 
+  /** @param {string} reason */
   lost(reason) {
     this.connected = false;
     clearTimeout(this.heartbeat);
@@ -409,7 +416,13 @@ export class SocketIoClient {
   }
 }
 
-/** Connects a new client; resolves once connected, rejects like {@link SocketIoClient.connect}. */
+/**
+ * Connects a new client; resolves once connected, rejects like {@link SocketIoClient.connect}.
+ *
+ * @param {string} url
+ * @param {SocketIoOptions} [options]
+ * @returns {Promise<SocketIoClient>}
+ */
 export function connectSocket(url, options) {
   const client = new SocketIoClient(url, options);
   return client.connect().then(() => client);

@@ -34,11 +34,12 @@ import { SUMMARY_TREND_STATS, disconnects, socketsHeld, touch } from "../lib/met
 const env = readEnv({
   ...TARGET_SPEC,
   SOCKETS: { type: "int", default: 1_000, min: 1 },
-  USERS: { type: "int", default: (v) => Math.min(v.SOCKETS, Math.max(200, Math.ceil(v.SOCKETS / 20))), min: 1 },
+  // SOCKETS is read first, as a whole number.
+  USERS: { type: "int", default: (v) => Math.min(/** @type {number} */ (v.SOCKETS), Math.max(200, Math.ceil(/** @type {number} */ (v.SOCKETS) / 20))), min: 1 },
   GROUP_SIZE: { type: "int", default: 10, min: 0, max: 1000 },
   RAMP: { type: "duration", default: 30_000 },
   HOLD: { type: "duration", default: 60_000 },
-  VUS: { type: "int", default: (v) => Math.max(1, Math.min(32, Math.ceil(v.SOCKETS / 500))), min: 1 },
+  VUS: { type: "int", default: (v) => Math.max(1, Math.min(32, Math.ceil(/** @type {number} */ (v.SOCKETS) / 500))), min: 1 },
   CONNECT_TIMEOUT_MS: { type: "int", default: 10_000, min: 100 },
   CONNECT_P99_MS: { type: "number", default: 1_000, min: 0 },
   MAX_FAILURE_RATE: { type: "number", default: 0, min: 0, max: 1 },
@@ -73,6 +74,7 @@ export function setup() {
   return { users: users.map((u) => ({ id: u.id, token: u.token, refreshToken: u.refreshToken })), t0: Date.now() + 1_000 };
 }
 
+/** @param {{ users: import("../lib/api.js").UserToken[], t0: number }} data from `setup()` */
 export default async function (data) {
   touch(disconnects, socketsHeld);
   const vu = exec.vu.idInTest - 1;
@@ -80,7 +82,7 @@ export default async function (data) {
   const members = [];
   const started = [];
   for (let g = vu; g < env.SOCKETS; g += vus) {
-    const member = new ChatMember(data.users[g % data.users.length], [], {
+    const member = new ChatMember(/** @type {import("../lib/api.js").UserToken} */ (data.users[g % data.users.length]), [], {
       socketUrl: env.SOCKET_URL,
       apiUrl: env.API_URL,
       connectTimeoutMs: env.CONNECT_TIMEOUT_MS,

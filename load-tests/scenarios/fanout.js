@@ -32,7 +32,8 @@ const env = readEnv({
   DURATION: { type: "duration", default: 60_000, min: 1_000 },
   RAMP: { type: "duration", default: 30_000 },
   DRAIN: { type: "duration", default: 3_000 },
-  VUS: { type: "int", default: (v) => defaultVus(v.GROUPS * v.GROUP_SIZE), min: 1 },
+  // Both read above, as whole numbers.
+  VUS: { type: "int", default: (v) => defaultVus(/** @type {number} */ (v.GROUPS) * /** @type {number} */ (v.GROUP_SIZE)), min: 1 },
   ...CLIENT_SPEC,
   DELIVERY_P99_MS: { type: "number", default: 500, min: 0 },
   MAX_ERROR_RATE: { type: "number", default: 0.01, min: 0, max: 1 },
@@ -52,6 +53,7 @@ export function setup() {
   return chatSetup({ apiUrl: env.API_URL, conversations: env.GROUPS, members: env.GROUP_SIZE });
 }
 
+/** @param {import("../lib/chat.js").ChatData} data */
 export default function (data) {
   return runChatVU(data, plan);
 }

@@ -84,37 +84,63 @@ export const options = {
 
 const api = new Api(env.API_URL, { parallel: 16 });
 
+/** @typedef {import("@parley/protocol").Message} Message */
+/** @typedef {import("../lib/api.js").LoadUser} LoadUser */
+/**
+ * What `setup()` hands every VU.
+ *
+ * @typedef {object} HistoryData
+ * @property {string[]} conversationIds
+ * @property {import("../lib/api.js").UserToken[]} users
+ */
+
+/** @returns {HistoryData} */
 export function setup() {
   api.ready();
   const users = api.registerUsers(env.USERS, `k6${runId()}`);
+  /** @type {string[]} */
   const conversationIds = [];
   for (let c = 0; c < env.CONVERSATIONS; c++) conversationIds.push(...api.createConversations([users], () => `history ${c}`));
   // Round-robin over senders and conversations, so that every user's rate-limit bucket is used evenly.
+  /** @type {Parameters<Api["postMessages"]>[0]} */
   const messages = [];
   for (let k = 0; k < env.HISTORY_MESSAGES; k++) {
     conversationIds.forEach((conversationId, c) => {
-      const sender = users[(k * env.CONVERSATIONS + c) % users.length];
+      const sender = /** @type {LoadUser} */ (users[(k * env.CONVERSATIONS + c) % users.length]);
       messages.push({ token: sender.token, conversationId, clientMsgId: `h${k}`, content: `history ${k}` });
     });
   }
   api.postMessages(messages);
   api.waitPersisted(
-    () => users[0].token,
+    () => /** @type {LoadUser} */ (users[0]).token,
     conversationIds.map((conversationId) => ({ conversationId, seq: env.HISTORY_MESSAGES })),
     300_000,
   );
   return { conversationIds, users: users.map((u) => ({ id: u.id, token: u.token })) };
 }
 
+/**
+ * A random element of `list`, which is not empty.
+ *
+ * @template T
+ * @param {T[]} list
+ * @returns {T}
+ */
 function pick(list) {
-  return list[Math.floor(Math.random() * list.length)];
+  return /** @type {T} */ (list[Math.floor(Math.random() * list.length)]);
 }
 
-/** One reader: the whole history of a conversation, newest page first. */
+/**
+ * One reader: the whole history of a conversation, newest page first.
+ *
+ * @param {HistoryData} data
+ */
 export function read(data) {
   const conversationId = pick(data.conversationIds);
   const { token } = pick(data.users);
+  /** @type {number | undefined} */
   let before;
+  /** @type {number | undefined} */
   let below; // the first seq of the previous page: this page must end right under it
   for (let page = 0; page < pagesPerWalk * 2; page++) {
     const res = api.historyPage(token, conversationId, { before, limit: env.PAGE_SIZE });
@@ -126,32 +152,43 @@ export function read(data) {
       logOnce("history", `${conversationId} before=${before}: ${problem}`);
       return;
     }
-    const { messages, nextBefore } = res.json();
+    // checkPage found the page well formed, so it is not empty.
+    const { messages, nextBefore } = /** @type {import("../lib/api.js").RouteOutput<"messages.history">} */ (res.json());
     if (nextBefore === null) {
-      if (messages.length > 0 && messages[0].seq !== 1) {
+      if (messages.length > 0 && /** @type {Message} */ (messages[0]).seq !== 1) {
         historyErrors.add(true);
-        logOnce("history", `${conversationId}: the last page starts at seq ${messages[0].seq}, not 1`);
+        logOnce("history", `${conversationId}: the last page starts at seq ${/** @type {Message} */ (messages[0]).seq}, not 1`);
       }
       return;
     }
-    below = messages[0].seq;
+    below = /** @type {Message} */ (messages[0]).seq;
     before = nextBefore;
   }
   historyErrors.add(true);
   logOnce("history", `${conversationId}: more pages than ${pagesPerWalk * 2}`);
 }
 
-/** Why a page is wrong, or undefined. */
+/**
+ * Why a page is wrong, or undefined.
+ *
+ * @param {import("../lib/api.js").Response} res
+ * @param {number | undefined} below
+ * @returns {string | undefined}
+ */
 function checkPage(res, below) {
   if (res.status !== 200) return `status ${res.status}: ${String(res.body).slice(0, 200)}`;
-  const { messages, nextBefore } = res.json();
+  // What the route documents; checked below all the same, as this scenario exists to check it.
+  const { messages, nextBefore } = /** @type {import("../lib/api.js").RouteOutput<"messages.history">} */ (res.json());
   if (!Array.isArray(messages) || messages.length === 0) return "an empty page";
   if (messages.length > env.PAGE_SIZE) return `${messages.length} messages in a page of ${env.PAGE_SIZE}`;
+  // Indexes within bounds: every element is there.
   for (let i = 1; i < messages.length; i++) {
-    if (messages[i].seq !== messages[i - 1].seq + 1) return `seq ${messages[i].seq} follows ${messages[i - 1].seq}`;
+    if (/** @type {Message} */ (messages[i]).seq !== /** @type {Message} */ (messages[i - 1]).seq + 1) {
+      return `seq ${/** @type {Message} */ (messages[i]).seq} follows ${/** @type {Message} */ (messages[i - 1]).seq}`;
+    }
   }
-  if (below !== undefined && messages[messages.length - 1].seq !== below - 1) {
-    return `the page ends at seq ${messages[messages.length - 1].seq}, the next one starts at ${below}`;
+  if (below !== undefined && /** @type {Message} */ (messages[messages.length - 1]).seq !== below - 1) {
+    return `the page ends at seq ${/** @type {Message} */ (messages[messages.length - 1]).seq}, the next one starts at ${below}`;
   }
   if (nextBefore !== null && messages.length < env.PAGE_SIZE) return `a short page (${messages.length}) that is not the last`;
   return undefined;
@@ -159,7 +196,11 @@ function checkPage(res, below) {
 
 let written = 0;
 
-/** One writer's message, into a random conversation from a random member. */
+/**
+ * One writer's message, into a random conversation from a random member.
+ *
+ * @param {HistoryData} data
+ */
 export function write(data) {
   const sender = pick(data.users);
   api.postMessages([{ token: sender.token, conversationId: pick(data.conversationIds), clientMsgId: `w${__VU}-${written++}`, content: `written ${Date.now()}` }]);

@@ -60,6 +60,7 @@ export function setup() {
   return chatSetup({ apiUrl: env.API_URL, conversations: env.CONVERSATIONS, members: env.MEMBERS });
 }
 
+/** @param {import("../lib/chat.js").ChatData} data */
 export default function (data) {
   return runChatVU(data, plan);
 }

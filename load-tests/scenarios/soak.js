@@ -30,7 +30,8 @@ const env = readEnv({
   RATE: { type: "number", default: 0.5, min: 0.01 },
   RAMP: { type: "duration", default: 30_000 },
   DRAIN: { type: "duration", default: 3_000 },
-  VUS: { type: "int", default: (v) => defaultVus(v.CONVERSATIONS * v.MEMBERS), min: 1 },
+  // Both read above, as whole numbers.
+  VUS: { type: "int", default: (v) => defaultVus(/** @type {number} */ (v.CONVERSATIONS) * /** @type {number} */ (v.MEMBERS)), min: 1 },
   ...CLIENT_SPEC,
   DELIVERY_P99_MS: { type: "number", default: 200, min: 0 },
   MAX_DRIFT_MS: { type: "number", default: 50, min: 0 },
@@ -58,6 +59,7 @@ export function setup() {
   return chatSetup({ apiUrl: env.API_URL, conversations: env.CONVERSATIONS, members: env.MEMBERS });
 }
 
+/** @param {import("../lib/chat.js").ChatData} data */
 export default function (data) {
   return runChatVU(data, plan);
 }
