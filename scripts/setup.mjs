@@ -4,13 +4,16 @@
 //   2. redis-server and nginx from Debian's packages (apt-get), when absent and we are root;
 //   3. the FerretDB launcher (infra/ferretdb), built once with `go build` into .cache/bin and rebuilt
 //      only when its sources or patches change. Go's module and build caches live under .cache/go.
-//   4. for the deployment tests: docker-compose and promtool (package prometheus, its daemon kept from
+//   4. versitygw, the local S3-compatible object store (an S3 gateway over a directory), built the same
+//      way from the release pinned in infra/versitygw (go.mod, go.sum) into .cache/bin/versitygw, for
+//      `npm start` unless S3_ENDPOINT names another store, and always with --test-tools (a few minutes, once).
+//   5. for the deployment tests: docker-compose and promtool (package prometheus, its daemon kept from
 //      starting) from Debian, and compose-check (infra/compose-check: Docker Compose v2's loader and
 //      the official compose-spec schema), built like the launcher; for the API reference page's test,
 //      Chromium from Debian.
-//   5. with --k6 (npm run load, npm test): k6, the load-test tool, built from the version pinned in
+//   6. with --k6 (npm run load, npm test): k6, the load-test tool, built from the version pinned in
 //      infra/k6 (go.mod, go.sum) into .cache/bin/k6, again only when that pin changes.
-//   6. with --dashboard (npm run dashboard): Chromium, to screenshot the rendered dashboard, Inter
+//   7. with --dashboard (npm run dashboard): Chromium, to screenshot the rendered dashboard, Inter
 //      (Grafana's typeface) and the Prometheus server (package prometheus, as for promtool) from
 //      Debian.
 // Dependency-free on purpose: it runs before node_modules exists.
@@ -158,7 +161,11 @@ try {
   debianPackage("nginx", "nginx-light");
   if (!process.env.MONGO_URL) goProgram("ferretdb", "ferretdb-launcher", "the FerretDB launcher");
   else log("MONGO_URL is set: skipping the FerretDB launcher");
-  if (process.argv.includes("--test-tools")) {
+  const testTools = process.argv.includes("--test-tools");
+  if (testTools || !process.env.S3_ENDPOINT) {
+    goProgram("versitygw", "versitygw", "versitygw, the local object store", "github.com/versity/versitygw/cmd/versitygw");
+  } else log("S3_ENDPOINT is set: skipping versitygw");
+  if (testTools) {
     debianPackage("docker-compose", "docker-compose");
     debianPackage("promtool", "prometheus");
     goProgram("compose-check", "compose-check", "compose-check");

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-/** Downloaded and built tools (FerretDB launcher, k6, Go caches). */
+/** Downloaded and built tools (FerretDB launcher, versitygw, k6, Go caches). */
 export const CACHE_DIR = join(ROOT, ".cache");
 /** Data of the local cluster (`npm start`): FerretDB files, Redis dumps. */
 export const DATA_DIR = join(ROOT, ".data");
@@ -12,6 +12,8 @@ export const RUN_DIR = join(ROOT, ".run");
 /** Set by the test run's global setup: where its clusters and redis-servers keep their logs. */
 export const TEST_DIR_ENV = "PARLEY_TEST_DIR";
 export const FERRETDB_LAUNCHER = join(CACHE_DIR, "bin", "ferretdb-launcher");
+/** The local S3-compatible object store (see object-store.ts). */
+export const VERSITYGW = join(CACHE_DIR, "bin", "versitygw");
 
 export const SERVICE_ENTRY = {
   gateway: join(ROOT, "services/gateway/dist/index.js"),
