@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: parley against its baselines, in one run, on this machine (issue 5).
+ * `npm run bench`: parley against its baselines, in one run, on the local machine.
  *
  * Starts each target in turn, runs the k6 `chat` scenario (load-tests/scenarios/chat.js) against it
  * with the same parameters, samples every process while it runs, and writes

@@ -1,6 +1,6 @@
 /**
  * `npm run dashboard`: the Grafana dashboard infra/grafana/dashboards/parley-overview.json during a
- * load run, as an image (issue 5). Grafana does not install on this machine, so this is the nearest
+ * load run, as an image. Grafana does not install on the development machine, so this is the nearest
  * honest thing: the dashboard's own queries, evaluated by a real Prometheus on real data, drawn by
  * parley's script with the dashboard's titles, layout, units and legends. The image says so.
  *

@@ -1,5 +1,5 @@
 /**
- * The benchmark's report: the goals of issue 5 evaluated on the runs, and the Markdown rendering of
+ * The benchmark's report: the performance goals (docs/performance.md) evaluated on the runs, and the Markdown rendering of
  * everything (the JSON report is the same object, serialised).
  */
 import type { MachineInfo } from "./common.js";
@@ -73,7 +73,7 @@ function ratio(x: number | undefined, y: number | undefined): string {
   return `${(x / y).toFixed(2)}×`;
 }
 
-/** Evaluates the issue's goals on the runs. */
+/** Evaluates the performance goals on the runs. */
 export function evaluateGoals(runs: BenchRuns, persistenceSeconds: number, capacity: CapacityResult | undefined, capacityGoal: number): Goal[] {
   const { a, b, c, aHalf, bHalf, persistence } = runs;
   const goals: Goal[] = [];

@@ -1,5 +1,5 @@
 /**
- * The benchmark's verdicts (scripts/bench/report.ts): each goal of issue 5 passes or fails on the
+ * The benchmark's verdicts (scripts/bench/report.ts): each performance goal passes or fails on the
  * figures of the runs, a goal on invalid runs says so, and a queue that grows is never called flat.
  */
 import { describe, expect, it } from "vitest";

@@ -1,7 +1,7 @@
 /**
  * Call signaling on a real cluster: nginx in front of two gateway processes, the API and the worker.
  * Calls ring for 3 s and gateways heartbeat fast here, so that a missed call and a killed gateway are
- * quick to observe; the defaults (30 s ring, dead gateways reaped within 20 s) are the issue's.
+ * quick to observe; the defaults (30 s ring, dead gateways reaped within 20 s) are the product's.
  */
 
 import { Redis } from "ioredis";

@@ -43,7 +43,7 @@ describe("infra/k8s", () => {
     expect([...kustomization.resources].sort()).toEqual(files.filter((f) => f !== "kustomization.yaml").sort());
   });
 
-  it("has what the issue asks for", () => {
+  it("has the Deployments, Services, autoscaler, disruption budget, Ingress, ConfigMap and Secret", () => {
     for (const [kind, name] of [
       ["Deployment", "gateway"], ["Deployment", "api"], ["Deployment", "worker"],
       ["Service", "gateway"], ["Service", "api"],
