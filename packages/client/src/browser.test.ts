@@ -2,7 +2,7 @@
  * The SDK in a real browser (headless Chromium): the package bundles for the browser, and the
  * IndexedDB outbox keeps a message written before a page reload, which the next page load sends.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,7 +11,8 @@ import { build } from "esbuild";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-const CHROMIUM = "/usr/bin/chromium";
+import { CHROMIUM, CHROMIUM_ARGS } from "../../../scripts/lib/chromium.js";
+
 const ORIGIN = "http://parley.test";
 const SRC = dirname(fileURLToPath(import.meta.url));
 
@@ -55,11 +56,12 @@ async function page(): Promise<Page> {
   return context.pages()[0] ?? (await context.newPage());
 }
 
-describe.skipIf(!existsSync(CHROMIUM))("in a browser", () => {
+// Chromium comes from `npm test`'s setup (Debian's package): without it this fails, it never skips.
+describe("in a browser", () => {
   beforeAll(async () => {
     const script = await bundle();
     profile = mkdtempSync(join(tmpdir(), "parley-sdk-chromium-"));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--no-first-run"] });
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     // A real http origin (IndexedDB needs one), served from memory.
     await context.route(`${ORIGIN}/**`, (route) => {
       const url = new URL(route.request().url());
