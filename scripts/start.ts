@@ -71,6 +71,8 @@ try {
     jwtSecret: JWT_SECRET ?? localJwtSecret(),
     logLevel: LOG_LEVEL,
     nginxLimits: NGINX_LIMIT_CHOICES[NGINX_LIMITS],
+    // With S3_BUCKET (and the other S3_* settings) in the environment, the services use that store.
+    objectStore: !process.env.S3_BUCKET,
   });
 } catch (err) {
   console.error(`parley failed to start: ${err instanceof Error ? err.message : String(err)}`);
@@ -88,6 +90,7 @@ const rows: [string, string][] = [
   ["worker", `${cluster.worker.url}  pid ${cluster.worker.process?.pid}  metrics ${cluster.worker.metricsUrl}`],
   ["redis", cluster.redisClusterNodes ? `cluster ${cluster.redisClusterNodes}` : cluster.redisUrl],
   ["mongodb", cluster.mongoUrl],
+  ["object store", cluster.objectStore ? `${cluster.objectStore.endpoint}  bucket ${cluster.objectStore.bucket}` : `S3_BUCKET ${process.env.S3_BUCKET}`],
   ["logs", join(runDir, "logs")],
 ];
 const width = Math.max(...rows.map(([name]) => name.length));

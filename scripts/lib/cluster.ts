@@ -3,10 +3,12 @@
  * is given), N gateways, the API, the worker and nginx in front. `npm start` runs one; integration
  * tests start their own, each on free ports with its own Redis and database.
  */
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 
 import { startFerretDb, withDatabase, type FerretDb } from "./ferretdb.js";
 import { startNginx, type LocalNginxOptions } from "./nginx.js";
+import { startObjectStore, type ObjectStore } from "./object-store.js";
 import { SERVICE_ENTRY } from "./paths.js";
 import { freePort } from "./ports.js";
 import { ManagedProcess, isOk } from "./process.js";
@@ -72,7 +74,16 @@ export interface ClusterOptions {
    * @default none
    */
   nginxTrustedProxies?: LocalNginxOptions["trustedProxies"];
+  /**
+   * Start a local object store (versitygw, data under `dataDir`) for attachments and point the
+   * services at it; false leaves the `S3_*` settings to `env` (attachments are off without them).
+   * @default true
+   */
+  objectStore?: boolean;
 }
+
+/** The bucket of a local object store. */
+export const LOCAL_BUCKET = "parley-attachments";
 
 /** One service process of the cluster, which can be stopped, killed and started again on its port. */
 export class Service {
@@ -190,6 +201,8 @@ export interface Cluster {
   /** Seed nodes (`host:port,…`) when the services run on a Redis Cluster. */
   redisClusterNodes?: string;
   mongoUrl: string;
+  /** The local object store, unless `objectStore: false`. */
+  objectStore?: ObjectStore;
   gateways: Service[];
   api: Service;
   worker: Service;
@@ -231,8 +244,25 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     }
 
     const port = options.port ?? (await freePort());
+    const publicUrl = options.env?.PUBLIC_URL ?? `http://localhost:${port}`;
+    let objectStore: ObjectStore | undefined;
+    if (options.objectStore ?? true) {
+      objectStore = await startObjectStore({
+        dir: join(dataDir, "s3"),
+        bucket: LOCAL_BUCKET,
+        // Fresh at every start: the objects do not depend on the credentials.
+        accessKey: `parley${randomBytes(6).toString("hex")}`,
+        secretKey: randomBytes(24).toString("base64url"),
+        corsOrigins: [new URL(publicUrl).origin, `http://127.0.0.1:${port}`],
+      });
+      started.push(objectStore);
+    }
     // The origin the cluster is reached at, unless the caller says otherwise.
-    const common = { PUBLIC_URL: `http://localhost:${port}`, ...serviceEnv({ ...options, redisUrl, redisClusterNodes, mongoUrl }) };
+    const common = {
+      PUBLIC_URL: publicUrl,
+      ...(objectStore ? objectStoreEnv(objectStore) : {}),
+      ...serviceEnv({ ...options, redisUrl, redisClusterNodes, mongoUrl }),
+    };
     const service = (kind: ServiceKind, name: string, route?: string) =>
       createService({ kind, name, route, dir, env: { ...common, ...options.envFor?.[kind] }, nodeArgs: options.nodeArgsFor?.[kind] });
 
@@ -254,9 +284,33 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
     const url = `http://127.0.0.1:${port}`;
     await nginx.waitUntil(() => isOk(`${url}/readyz`), 30_000, "ready through nginx");
-    return { url, port, redisUrl, ...(redisClusterNodes ? { redisClusterNodes } : {}), mongoUrl, gateways, api, worker, nginx, stop: stopAll };
+    return {
+      url,
+      port,
+      redisUrl,
+      ...(redisClusterNodes ? { redisClusterNodes } : {}),
+      mongoUrl,
+      ...(objectStore ? { objectStore } : {}),
+      gateways,
+      api,
+      worker,
+      nginx,
+      stop: stopAll,
+    };
   } catch (err) {
     await stopAll();
     throw err;
   }
+}
+
+/** The `S3_*` settings that point the services at `store`. */
+export function objectStoreEnv(store: ObjectStore): Record<string, string> {
+  return {
+    S3_ENDPOINT: store.endpoint,
+    S3_BUCKET: store.bucket,
+    S3_REGION: store.region,
+    S3_ACCESS_KEY_ID: store.accessKeyId,
+    S3_SECRET_ACCESS_KEY: store.secretAccessKey,
+    S3_FORCE_PATH_STYLE: "true",
+  };
 }

@@ -39,6 +39,8 @@ export const endpoints = {
   "members.remove": { method: "DELETE", path: "/api/conversations/:id/members/:userId", auth: true },
   "messages.history": { method: "GET", path: "/api/conversations/:id/messages", auth: true },
   "messages.post": { method: "POST", path: "/api/conversations/:id/messages", auth: true },
+  "attachments.create": { method: "POST", path: "/api/conversations/:id/attachments", auth: true },
+  "attachments.get": { method: "GET", path: "/api/attachments/:id", auth: true },
 } as const satisfies Record<string, Endpoint>;
 
 /** The name of a REST route. */

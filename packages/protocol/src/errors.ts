@@ -34,6 +34,8 @@ export const ERROR_STATUS = {
   BUSY: 409,
   /** The caller sent too much, too fast; `retryAfterMs` says when to try again. */
   RATE_LIMITED: 429,
+  /** The user's attachments already take the bytes they may store (`ATTACHMENT_QUOTA_BYTES`); deleting some frees room. */
+  QUOTA_EXCEEDED: 403,
   /** The user already has `MAX_SOCKETS_PER_USER` sockets connected across the cluster. */
   TOO_MANY_CONNECTIONS: 429,
   /** The client announced a protocol major version this server does not speak (handshake `auth.protocol`). */

@@ -7,7 +7,15 @@ import { z, type core } from "zod";
 
 import * as responseSchemas from "./responses.js";
 import * as contractSchemas from "./schemas.js";
-import { AvatarUrl, MAX_CONTENT_LENGTH, MessageContent, UpdateMeBody } from "./schemas.js";
+import {
+  AttachmentIds,
+  AttachmentName,
+  AvatarUrl,
+  MAX_CONTENT_LENGTH,
+  MessageContent,
+  PostMessageBody,
+  UpdateMeBody,
+} from "./schemas.js";
 
 /** A JSON Schema, as zod produces it. */
 export type JsonSchema = core.JSONSchema.JSONSchema;
@@ -26,6 +34,23 @@ export const COMPONENTS_PREFIX = "#/components/schemas/";
 export const REFINEMENT_CONSTRAINTS: ReadonlyMap<core.$ZodType, JsonSchema> = new Map<core.$ZodType, JsonSchema>([
   [MessageContent, { maxLength: MAX_CONTENT_LENGTH, description: `Trimmed, then 1 to ${MAX_CONTENT_LENGTH} characters (code points).` }],
   [UpdateMeBody, { anyOf: [{ required: ["displayName"] }, { required: ["avatarUrl"] }] }],
+  [
+    PostMessageBody,
+    {
+      description: `\`content\` is trimmed, then at most ${MAX_CONTENT_LENGTH} characters (code points); it may be empty only when \`attachmentIds\` lists an attachment.`,
+      allOf: [
+        { properties: { content: { type: "string", maxLength: MAX_CONTENT_LENGTH } } },
+        {
+          anyOf: [
+            { required: ["content"], properties: { content: { type: "string", minLength: 1 } } },
+            { required: ["attachmentIds"], properties: { attachmentIds: { type: "array", minItems: 1 } } },
+          ],
+        },
+      ],
+    },
+  ],
+  [AttachmentIds, { uniqueItems: true }],
+  [AttachmentName, { pattern: "^[^\\u0000-\\u001f\\u007f/\\\\]*$", description: "Trimmed; no control characters, `/` or `\\`." }],
 ]);
 
 /**

@@ -133,7 +133,8 @@ describe("the OpenAPI document", () => {
     expect(component("Username")).toMatchObject({ type: "string", pattern: "^[A-Za-z0-9_.-]{3,32}$" });
     expect(component("Password")).toMatchObject({ type: "string", minLength: 8, maxLength: 256 });
     expect(component("MessageType")).toMatchObject({ enum: ["text", "image", "file"] });
-    expect(component("MessageContent")).toMatchObject({ type: "string", minLength: 1, maxLength: MAX_CONTENT_LENGTH });
+    expect(component("PostMessageBody").allOf).toContainEqual({ properties: { content: { type: "string", maxLength: MAX_CONTENT_LENGTH } } });
+    expect(component("AttachmentIds")).toMatchObject({ type: "array", maxItems: 10, uniqueItems: true });
     // Answers list every field they have; requests may carry more (zod drops unknown keys).
     expect(component("Message").additionalProperties).toBe(false);
     expect(component("RegisterBody").additionalProperties).toBeUndefined();
@@ -145,6 +146,16 @@ describe("the OpenAPI document", () => {
       ["messages.post", { clientMsgId: "c", content: "" }, false],
       ["messages.post", { clientMsgId: "c", content: "hi", type: "video" }, false],
       ["messages.post", { clientMsgId: "x".repeat(65), content: "hi" }, false],
+      ["messages.post", { clientMsgId: "c", attachmentIds: ["0123456789abcdef01234567"] }, true],
+      ["messages.post", { clientMsgId: "c", content: "", attachmentIds: ["0123456789abcdef01234567"] }, true],
+      ["messages.post", { clientMsgId: "c", attachmentIds: [] }, false],
+      ["messages.post", { clientMsgId: "c", attachmentIds: ["0123456789abcdef01234567", "0123456789abcdef01234567"] }, false],
+      ["messages.post", { clientMsgId: "c", attachmentIds: Array.from({ length: 11 }, (_, i) => `0123456789abcdef012345${String(i).padStart(2, "0")}`) }, false],
+      ["attachments.create", { name: "photo.jpg", size: 1000, contentType: "image/jpeg" }, true],
+      ["attachments.create", { name: "../etc/passwd", size: 1000, contentType: "text/plain" }, false],
+      ["attachments.create", { name: "a\u0007b", size: 1000, contentType: "text/plain" }, false],
+      ["attachments.create", { name: "a.txt", size: 0, contentType: "text/plain" }, false],
+      ["attachments.create", { name: "a.txt", size: 10, contentType: "text/plain; charset=utf-8" }, false],
       ["account.update", {}, false],
       ["account.update", { avatarUrl: null }, true],
       ["account.update", { avatarUrl: "https://example.com/a.png" }, true],

@@ -75,7 +75,7 @@ export interface OpenApiOptions {
   version?: string;
 }
 
-const REASONS: Readonly<Record<number, string>> = { 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content" };
+const REASONS: Readonly<Record<number, string>> = { 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 302: "Found: `Location` is the URL to follow" };
 
 const DESCRIPTION =
   "The REST API of parley. Every route under `Authorization: Bearer` takes the access token that " +

@@ -6,7 +6,7 @@
 import { z } from "zod";
 
 import { ERROR_CODES } from "./errors.js";
-import { Block, Conversation, ConversationView, IsoDate, Message, ObjectIdString, PublicUser, SessionView } from "./schemas.js";
+import { Attachment, Block, Conversation, ConversationView, IsoDate, Message, ObjectIdString, PublicUser, SessionView } from "./schemas.js";
 
 /** One validation problem, as in `FieldIssue`. */
 export const FieldIssueSchema = z.object({
@@ -72,6 +72,27 @@ export type HistoryPage = z.infer<typeof HistoryPage>;
 /** `{ message }`: a message posted over REST (the original one for a repeated `clientMsgId`). */
 export const MessageAnswer = z.object({ message: Message });
 export type MessageAnswer = z.infer<typeof MessageAnswer>;
+
+/**
+ * How to upload an attachment's bytes: send `method` to `url` with exactly these `headers` and a body
+ * of exactly the declared size, before `expiresAt`. The URL is presigned: it carries its own
+ * authorisation, so send no `Authorization` header with it.
+ */
+export const AttachmentUpload = z.object({
+  url: z.url(),
+  method: z.literal("PUT"),
+  headers: z.record(z.string(), z.string()),
+  expiresAt: IsoDate,
+});
+export type AttachmentUpload = z.infer<typeof AttachmentUpload>;
+
+/** `{ attachment, upload }`: a new attachment and how to upload it. */
+export const AttachmentCreated = z.object({ attachment: Attachment, upload: AttachmentUpload });
+export type AttachmentCreated = z.infer<typeof AttachmentCreated>;
+
+/** `{ url, expiresAt }`: a presigned download of an attachment, valid until `expiresAt`. */
+export const AttachmentLink = z.object({ url: z.url(), expiresAt: IsoDate });
+export type AttachmentLink = z.infer<typeof AttachmentLink>;
 
 /** The caller's profile in the export: what others see, and the times only the caller sees. */
 export const ExportedUser = PublicUser.omit({ deleted: true }).extend({

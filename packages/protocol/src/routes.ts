@@ -10,6 +10,8 @@ import { endpoints, type Endpoint, type EndpointName } from "./endpoints.js";
 import type { ErrorCode } from "./errors.js";
 import {
   AccountExport,
+  AttachmentCreated,
+  AttachmentLink,
   BlockAnswer,
   BlockList,
   ConversationAnswer,
@@ -23,9 +25,11 @@ import {
 } from "./responses.js";
 import {
   AddMembersBody,
+  AttachmentQuery,
   AuthSession,
   BlockBody,
   ChangePasswordBody,
+  CreateAttachmentBody,
   CreateConversationBody,
   DeleteMeBody,
   DeleteMeQuery,
@@ -271,6 +275,30 @@ export const routes = {
     body: PostMessageBody,
     responses: { 200: MessageAnswer, 201: MessageAnswer },
     errors: ["VALIDATION", ...TOKEN_ERRORS, "FORBIDDEN", "NOT_FOUND", "RATE_LIMITED"],
+  },
+  "attachments.create": {
+    ...endpoints["attachments.create"],
+    summary: "Start an attachment: a presigned upload of exactly that size and type, straight to object storage",
+    description:
+      "Members only. Upload the bytes with `upload` (no `Authorization` header: the URL is signed), then list the attachment's id in `attachmentIds` of a send. " +
+      "The size and type limits, the uploads per minute and the bytes per user are the server's settings; an attachment that no message names is deleted after a day.",
+    tag: "Attachments",
+    params: IdParams,
+    body: CreateAttachmentBody,
+    responses: { 201: AttachmentCreated },
+    errors: ["VALIDATION", ...TOKEN_ERRORS, "FORBIDDEN", "NOT_FOUND", "RATE_LIMITED", "QUOTA_EXCEEDED"],
+  },
+  "attachments.get": {
+    ...endpoints["attachments.get"],
+    summary: "Download an attachment (or its thumbnail): a redirect to a short-lived presigned URL",
+    description:
+      "The uploader, and the members of its conversation once a message carries it; anyone else gets `404`. " +
+      "`redirect=false` answers the URL as JSON instead, for elements that cannot send a token.",
+    tag: "Attachments",
+    params: IdParams,
+    query: AttachmentQuery,
+    responses: { 200: AttachmentLink, 302: null },
+    errors: ["VALIDATION", ...TOKEN_ERRORS, "NOT_FOUND"],
   },
 } as const satisfies Record<EndpointName, RouteSpec>;
 

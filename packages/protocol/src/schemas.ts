@@ -34,14 +34,108 @@ export const MessageContent = z
 /** The client's own id for a message, unique per sender: a retry with the same id is deduplicated. */
 export const ClientMsgId = z.string().min(1, "must not be empty").max(64, "must be at most 64 characters");
 
-/** Payload of `message:send`. */
-export const SendMessage = z.object({
+/** Most attachments on one message. */
+export const MAX_ATTACHMENTS_PER_MESSAGE = 10;
+
+/** Longest attachment name, in characters. */
+export const MAX_ATTACHMENT_NAME_LENGTH = 255;
+
+/** What an attachment is shown as: decided by the server from the file's first bytes, not by the client. */
+export const AttachmentKind = z.enum(["image", "video", "audio", "file"]);
+export type AttachmentKind = z.infer<typeof AttachmentKind>;
+
+/** The thumbnail of an image attachment: a WebP without metadata, fetched with `?variant=thumbnail`. */
+export const AttachmentThumbnail = z.object({
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  contentType: z.string(),
+});
+export type AttachmentThumbnail = z.infer<typeof AttachmentThumbnail>;
+
+/**
+ * A file attached to a message. `contentType` and `kind` are what the server found in the file's first
+ * bytes; `width`/`height` (images), `durationMs` (audio) and `thumbnail` (images) arrive later, with a
+ * `message:updated` (new `rev`), once the worker has processed the file.
+ */
+export const Attachment = z.object({
+  id: ObjectIdString,
+  /** The file name the uploader gave, for display and downloads; never a storage path. */
+  name: z.string(),
+  /** Bytes. */
+  size: z.number().int().positive(),
+  contentType: z.string(),
+  kind: AttachmentKind,
+  width: z.number().int().positive().optional(),
+  height: z.number().int().positive().optional(),
+  durationMs: z.number().int().nonnegative().optional(),
+  thumbnail: AttachmentThumbnail.optional(),
+});
+export type Attachment = z.infer<typeof Attachment>;
+
+/** A MIME type without parameters, lower case: `image/png`. */
+export const ContentType = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/, "must be a MIME type such as image/png, without parameters");
+
+/** A file name for display: no path, no control characters. */
+export const AttachmentName = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(MAX_ATTACHMENT_NAME_LENGTH, `must be at most ${MAX_ATTACHMENT_NAME_LENGTH} characters`)
+  .refine((s) => !/[\u0000-\u001f\u007f/\\]/.test(s), { message: "must not contain control characters, / or \\" });
+
+/** Body of `POST /api/conversations/:id/attachments`: the file about to be uploaded. */
+export const CreateAttachmentBody = z.object({
+  name: AttachmentName,
+  /** Bytes; the upload must be exactly this long. The server's limit (25 MiB by default) applies. */
+  size: z.number().int().positive(),
+  /** The type the upload is signed for; the file's first bytes must agree with it when the message is sent. */
+  contentType: ContentType,
+});
+export type CreateAttachmentBody = z.output<typeof CreateAttachmentBody>;
+
+/** Query of `GET /api/attachments/:id`. */
+export const AttachmentQuery = z.object({
+  variant: z.enum(["original", "thumbnail"]).default("original").describe("`thumbnail` for an image's thumbnail."),
+  redirect: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true")
+    .describe("`false` answers `200 { url, expiresAt }` instead of a redirect (for `<img src>`, which cannot send a token)."),
+});
+
+/** The attachment ids of a send: distinct, at most {@link MAX_ATTACHMENTS_PER_MESSAGE}. */
+export const AttachmentIds = z
+  .array(ObjectIdString)
+  .max(MAX_ATTACHMENTS_PER_MESSAGE, `must list at most ${MAX_ATTACHMENTS_PER_MESSAGE} attachments`)
+  .refine((ids) => new Set(ids).size === ids.length, { message: "must not list an attachment twice" });
+
+/** The fields of a send, before the rule that a message has content or attachments. */
+const SendFields = z.object({
   conversationId: ObjectIdString,
   clientMsgId: ClientMsgId,
-  content: MessageContent,
+  /** The text, or a caption; may be empty (or absent) when the message has attachments. */
+  content: z.string().trim().default(""),
   type: MessageType.default("text"),
   replyToId: ObjectIdString.optional(),
+  /** Uploaded attachments (`POST /api/conversations/:id/attachments`) of the sender, for this conversation. */
+  attachmentIds: AttachmentIds.optional(),
 });
+
+/** A send's content: 1..{@link MAX_CONTENT_LENGTH} code points, or empty with attachments. */
+function checkSendContent(send: { content: string; attachmentIds?: readonly string[] | undefined }, ctx: z.RefinementCtx): void {
+  if (send.content === "" && !send.attachmentIds?.length) {
+    ctx.addIssue({ code: "custom", path: ["content"], message: "must not be empty" });
+  } else if (codePointLength(send.content) > MAX_CONTENT_LENGTH) {
+    ctx.addIssue({ code: "custom", path: ["content"], message: `must be at most ${MAX_CONTENT_LENGTH} characters` });
+  }
+}
+
+/** Payload of `message:send`. */
+export const SendMessage = SendFields.superRefine(checkSendContent);
 export type SendMessageInput = z.input<typeof SendMessage>;
 export type SendMessage = z.output<typeof SendMessage>;
 
@@ -151,7 +245,7 @@ export const IceCandidate = z.object({
 export const CallIce = z.object({ callId: CallId, candidate: IceCandidate });
 
 /** Body of `POST /api/conversations/:id/messages`: a send whose conversation is in the path. */
-export const PostMessageBody = SendMessage.omit({ conversationId: true });
+export const PostMessageBody = SendFields.omit({ conversationId: true }).superRefine(checkSendContent);
 
 /**
  * A message, the same shape on every surface: socket events, REST bodies and the worker's job data.
@@ -179,6 +273,8 @@ export const Message = z.object({
   deletedAt: IsoDate.optional(),
   /** Reactions: emoji → ids of the users who reacted with it, in the order they did. */
   reactions: z.record(z.string(), z.array(ObjectIdString)).optional(),
+  /** Files, in the order the sender listed them; removed when the message is deleted. */
+  attachments: z.array(Attachment).optional(),
 });
 export type Message = z.infer<typeof Message>;
 

@@ -5,6 +5,8 @@
 import express, { Router, type Express } from "express";
 import { pinoHttp } from "pino-http";
 
+import { Attachments } from "@parley/shared/attachments/attachments";
+import type { ObjectStorage } from "@parley/shared/attachments/storage";
 import { BlockCache } from "@parley/shared/blocks/block-cache";
 import type { ParleyEmitter } from "@parley/shared/emitter";
 import { conversationRoom } from "@parley/shared/events";
@@ -14,7 +16,7 @@ import { Registry } from "@parley/shared/metrics";
 import { ConversationCache } from "@parley/shared/messages/conversation-cache";
 import { MessagePipeline } from "@parley/shared/messages/message-pipeline";
 import type { Models } from "@parley/shared/models";
-import type { AccountQueue, PersistQueue } from "@parley/shared/queues";
+import type { AccountQueue, AttachmentQueue, PersistQueue } from "@parley/shared/queues";
 import type { RedisClient } from "@parley/shared/redis";
 import { RateLimiter, rateLimitsFromConfig } from "@parley/shared/rate-limit";
 import { redisKeys } from "@parley/shared/redis-keys";
@@ -36,6 +38,7 @@ import { requestMetrics } from "./http/request-metrics.js";
 import { edgeHeaders } from "./http/security-headers.js";
 import { ApiMetrics } from "./metrics.js";
 import { accountRoutes } from "./routes/account.routes.js";
+import { attachmentDownloadRoutes, attachmentUploadRoutes } from "./routes/attachments.routes.js";
 import { authRoutes } from "./routes/auth.routes.js";
 import { conversationsRoutes } from "./routes/conversations.routes.js";
 import { docsRoutes } from "./routes/docs.routes.js";
@@ -53,6 +56,10 @@ export interface ApiDeps {
   queue: PersistQueue;
   /** Where work on a whole account goes for the worker (erasures). */
   accounts: AccountQueue;
+  /** Where attachments go to be described and deleted by the worker. */
+  attachmentQueue: AttachmentQueue;
+  /** The object store of attachments; undefined when they are off (no `S3_BUCKET`). */
+  storage: ObjectStorage | undefined;
   /** Reaches live sockets on every gateway. */
   emitter: ParleyEmitter;
   /** Answers `/healthz` and `/readyz`; `index.ts` makes it drain on shutdown. */
@@ -72,16 +79,18 @@ const HEALTH_PATHS = new Set(["/healthz", "/readyz"]);
  * failure), then 404 for anything else.
  */
 export function createApi(deps: ApiDeps): Express {
-  const { config, log, redis, models, queue, accounts, emitter, health } = deps;
+  const { config, log, redis, models, queue, accounts, attachmentQueue, emitter, health } = deps;
   const metrics = deps.metrics ?? new ApiMetrics(new Registry());
   const keys = redisKeys(config.REDIS_PREFIX);
   const cache = new ConversationCache(redis, keys, models);
+  const attachments = new Attachments({ models, storage: deps.storage, config, log });
   const pipeline = new MessagePipeline({
     redis,
     keys,
     cache,
     queue,
     log,
+    attachments: { service: attachments, queue: attachmentQueue },
     deliver: (message) => emitter.to(conversationRoom(message.conversationId)).emit("message:new", message),
     options: {
       clientMsgIdTtlSeconds: config.CLIENT_MSG_ID_TTL_SECONDS,
@@ -124,6 +133,8 @@ export function createApi(deps: ApiDeps): Express {
     }),
     limits: new AccountLimits({ limiter, known: new KnownAddresses({ redis, keys, secret: config.JWT_SECRET }), log }),
     accounts,
+    attachments,
+    attachmentQueue,
   };
 
   const app = express();
@@ -170,6 +181,7 @@ function apiRouter(ctx: ApiContext): Router {
   });
   router.use("/auth", json, limitRefreshes(limiter), authRoutes({ models, sessions: ctx.sessions, authenticate: auth, hasher, limits }));
   router.use("/users", auth, limitSearches(limiter), accountRoutes(ctx), json, usersRoutes(ctx));
-  router.use("/conversations", auth, limitMessagePosts(limiter), json, conversationsRoutes(ctx), messagesRoutes(ctx));
+  router.use("/conversations", auth, limitMessagePosts(limiter), json, conversationsRoutes(ctx), messagesRoutes(ctx), attachmentUploadRoutes(ctx));
+  router.use("/attachments", auth, attachmentDownloadRoutes(ctx));
   return router;
 }

@@ -4,6 +4,8 @@ import { isIP } from "node:net";
 import { z } from "zod";
 
 import { baseConfigShape, checkRedisConfig, intVar, loadConfig, originListVar, pipelineConfigShape, publicUrlConfigShape } from "@parley/shared/config";
+import { attachmentConfigShape } from "@parley/shared/attachments/attachment-rules";
+import { checkStorageConfig, storageConfigShape } from "@parley/shared/attachments/storage";
 import { metricsConfigShape } from "@parley/shared/metrics";
 import { rateLimitConfigShape } from "@parley/shared/rate-limit";
 
@@ -108,8 +110,18 @@ export const apiConfigShape = {
 
 /** The API's whole environment. */
 export const apiConfigSchema = z
-  .object({ ...baseConfigShape, ...pipelineConfigShape, ...rateLimitConfigShape, ...metricsConfigShape, ...publicUrlConfigShape, ...apiConfigShape })
-  .superRefine(checkRedisConfig, { when: () => true });
+  .object({
+    ...baseConfigShape,
+    ...pipelineConfigShape,
+    ...rateLimitConfigShape,
+    ...metricsConfigShape,
+    ...publicUrlConfigShape,
+    ...storageConfigShape,
+    ...attachmentConfigShape,
+    ...apiConfigShape,
+  })
+  .superRefine(checkRedisConfig, { when: () => true })
+  .superRefine(checkStorageConfig, { when: () => true });
 
 /** The API's validated configuration. */
 export type ApiConfig = z.output<typeof apiConfigSchema>;

@@ -1,11 +1,12 @@
 /** What the routes and services of one API instance share, built once by `createApi`. */
+import type { Attachments } from "@parley/shared/attachments/attachments";
 import type { BlockCache } from "@parley/shared/blocks/block-cache";
 import type { Logger } from "@parley/shared/logger";
 import type { ConversationCache } from "@parley/shared/messages/conversation-cache";
 import type { MessagePipeline } from "@parley/shared/messages/message-pipeline";
 import type { Models } from "@parley/shared/models";
 import type { RateLimiter } from "@parley/shared/rate-limit";
-import type { AccountQueue } from "@parley/shared/queues";
+import type { AccountQueue, AttachmentQueue } from "@parley/shared/queues";
 import type { SessionRevocations } from "@parley/shared/sessions/revocations";
 
 import type { AccountLimits } from "./auth/account-limits.js";
@@ -41,4 +42,8 @@ export interface ApiContext {
   limits: AccountLimits;
   /** Where work on a whole account goes for the worker (the erasure of a deleted account's messages). */
   accounts: AccountQueue;
+  /** Uploads, downloads and the checks of attachments. */
+  attachments: Attachments;
+  /** Where the attachments of deleted accounts go to be deleted by the worker. */
+  attachmentQueue: AttachmentQueue;
 }

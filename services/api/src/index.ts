@@ -19,7 +19,8 @@ import {
 import { createLogger } from "@parley/shared/logger";
 import { createMetricsServer, createRegistry } from "@parley/shared/metrics";
 import { createModels } from "@parley/shared/models";
-import { createAccountQueue, createPersistQueue } from "@parley/shared/queues";
+import { createObjectStorage } from "@parley/shared/attachments/storage";
+import { createAccountQueue, createAttachmentQueue, createPersistQueue } from "@parley/shared/queues";
 import { createRedis, redisTarget } from "@parley/shared/redis";
 
 import { createApi } from "./app.js";
@@ -41,10 +42,13 @@ const queue = createPersistQueue(redis, config.QUEUE_PREFIX);
 queue.on("error", (err) => log.error({ err }, "persist queue error"));
 const accounts = createAccountQueue(redis, config.QUEUE_PREFIX);
 accounts.on("error", (err) => log.error({ err }, "accounts queue error"));
+const attachmentQueue = createAttachmentQueue(redis, config.QUEUE_PREFIX);
+attachmentQueue.on("error", (err) => log.error({ err }, "attachments queue error"));
+const storage = createObjectStorage(config);
 const emitter = createEmitter(redis, log);
 const health = new Health({ redis: redisReady(redis), mongo: mongoReady(mongo) });
 
-const app = createApi({ config, log, redis, models, queue, accounts, emitter, health, metrics });
+const app = createApi({ config, log, redis, models, queue, accounts, attachmentQueue, storage, emitter, health, metrics });
 const server = createServer(app);
 const metricsServer = createMetricsServer(registry);
 const metricsPort = await listen(metricsServer, config.METRICS_PORT, config.METRICS_HOST);
@@ -57,7 +61,8 @@ handleShutdownSignals({
   shutdown: async () => {
     health.startDraining();
     await closeServer(server);
-    await Promise.all([queue.close(), accounts.close()]);
+    await Promise.all([queue.close(), accounts.close(), attachmentQueue.close()]);
+    storage?.close();
     await redis.quit();
     await mongo.close();
     // Last, so that the drain itself can be scraped.

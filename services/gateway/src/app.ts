@@ -9,6 +9,8 @@ import { setTimeout as delay } from "node:timers/promises";
 
 import { Server, type ServerOptions } from "socket.io";
 
+import { Attachments } from "@parley/shared/attachments/attachments";
+import type { ObjectStorage } from "@parley/shared/attachments/storage";
 import { BlockCache } from "@parley/shared/blocks/block-cache";
 import { allowedOrigins } from "@parley/shared/config";
 import { logFailure } from "@parley/shared/errors";
@@ -19,7 +21,7 @@ import { Registry } from "@parley/shared/metrics";
 import { ConversationCache } from "@parley/shared/messages/conversation-cache";
 import { MessagePipeline } from "@parley/shared/messages/message-pipeline";
 import type { Models } from "@parley/shared/models";
-import type { PersistQueue } from "@parley/shared/queues";
+import type { AttachmentQueue, PersistQueue } from "@parley/shared/queues";
 import type { RedisClient } from "@parley/shared/redis";
 import { redisKeys } from "@parley/shared/redis-keys";
 
@@ -56,6 +58,11 @@ export interface GatewayDeps {
   adapter: ServerOptions["adapter"];
   models: Models;
   queue: PersistQueue;
+  /**
+   * The object store of attachments and the queue that has them described and deleted. Without both,
+   * sends with attachments are refused and deleted messages' attachments stay in the store.
+   */
+  attachments?: { storage: ObjectStorage | undefined; queue: AttachmentQueue } | undefined;
   health: Health;
   /**
    * Where the gateway records its metrics; `index.ts` passes them on the registry it serves.
@@ -112,12 +119,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const keys = redisKeys(config.REDIS_PREFIX);
   const events = createEventDispatcher({ log, metrics, limiter: createEventLimiter({ redis: deps.redis, keys, config, log }) });
   const cache = new ConversationCache(deps.redis, keys, models);
+  const attachmentQueue = deps.attachments?.queue;
+  const attachments = attachmentQueue && {
+    service: new Attachments({ models, storage: deps.attachments?.storage, config, log }),
+    queue: attachmentQueue,
+  };
   const pipeline = new MessagePipeline({
     redis: deps.redis,
     keys,
     cache,
     queue: deps.queue,
     log,
+    attachments,
     deliver: (message, exceptSocketId) => {
       const room = io.to(conversationRoom(message.conversationId));
       (exceptSocketId ? room.except(exceptSocketId) : room).emit("message:new", message);
@@ -138,6 +151,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     keys,
     models,
     queue: deps.queue,
+    attachmentQueue,
     cache,
     blocks: new BlockCache(deps.redis, keys, models),
     pipeline,

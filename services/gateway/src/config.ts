@@ -2,6 +2,8 @@
 import { z } from "zod";
 
 import { baseConfigShape, checkRedisConfig, intVar, originListVar, pipelineConfigShape, publicUrlConfigShape } from "@parley/shared/config";
+import { attachmentConfigShape } from "@parley/shared/attachments/attachment-rules";
+import { checkStorageConfig, storageConfigShape } from "@parley/shared/attachments/storage";
 import { metricsConfigShape } from "@parley/shared/metrics";
 import { rateLimitConfigShape } from "@parley/shared/rate-limit";
 
@@ -18,6 +20,8 @@ export const gatewayConfigSchema = z.object({
   ...rateLimitConfigShape,
   ...metricsConfigShape,
   ...publicUrlConfigShape,
+  ...storageConfigShape,
+  ...attachmentConfigShape,
   /**
    * Port of the Socket.IO server (and of /healthz and /readyz); 0 picks a free one.
    * @default 3000
@@ -89,6 +93,8 @@ export const gatewayConfigSchema = z.object({
    * @default 15000
    */
   SHUTDOWN_TIMEOUT_MS: intVar(1000).default(15_000),
-}).superRefine(checkRedisConfig, { when: () => true });
+})
+  .superRefine(checkRedisConfig, { when: () => true })
+  .superRefine(checkStorageConfig, { when: () => true });
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;

@@ -12,7 +12,8 @@ import { closeServer, connectMongo, exitOnFatalErrors, handleShutdownSignals, He
 import { createLogger } from "@parley/shared/logger";
 import { createMetricsServer, createRegistry, type Registry } from "@parley/shared/metrics";
 import { createModels } from "@parley/shared/models";
-import { createPersistQueue } from "@parley/shared/queues";
+import { createObjectStorage } from "@parley/shared/attachments/storage";
+import { createAttachmentQueue, createPersistQueue } from "@parley/shared/queues";
 import { createRedis, redisTarget, type RedisClient } from "@parley/shared/redis";
 
 import { createGateway, type Gateway, type GatewayDeps } from "./app.js";
@@ -46,8 +47,11 @@ export class GatewayProcess {
     const mongo = await connectMongo(config.MONGO_URL, log);
     const queue = createPersistQueue(redis, config.QUEUE_PREFIX);
     queue.on("error", (err) => log.error({ err }, "persist queue error"));
+    const attachmentQueue = createAttachmentQueue(redis, config.QUEUE_PREFIX);
+    attachmentQueue.on("error", (err) => log.error({ err }, "attachments queue error"));
+    const attachments = { storage: createObjectStorage(config), queue: attachmentQueue };
     const health = new Health({ redis: redisReady(redis), mongo: mongoReady(mongo) });
-    return new GatewayProcess({ config, log, metrics, redis, models: createModels(mongo), queue, health }, registry, mongo);
+    return new GatewayProcess({ config, log, metrics, redis, models: createModels(mongo), queue, attachments, health }, registry, mongo);
   }
 
   /**
@@ -68,7 +72,7 @@ export class GatewayProcess {
    * `SHUTDOWN_TIMEOUT_MS`. Resolves once both servers listen.
    */
   async serve(gateway: Gateway): Promise<void> {
-    const { config, log, queue, health } = this.deps;
+    const { config, log, queue, attachments, health } = this.deps;
     const metricsServer = createMetricsServer(this.registry);
     const metricsPort = await listen(metricsServer, config.METRICS_PORT, config.METRICS_HOST);
     const port = await gateway.listen();
@@ -80,7 +84,8 @@ export class GatewayProcess {
       shutdown: async () => {
         health.startDraining();
         await gateway.close();
-        await queue.close();
+        await Promise.all([queue.close(), attachments?.queue.close()]);
+        attachments?.storage?.close();
         await Promise.allSettled(this.clients.map((client) => client.quit()));
         await this.mongo.close();
         // Last, so that the drain itself can be scraped.

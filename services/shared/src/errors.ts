@@ -126,6 +126,11 @@ export class TooManyConnectionsError extends AppError {
   readonly code = "TOO_MANY_CONNECTIONS";
 }
 
+/** An upload refused because the user's attachments already take the bytes they may store. */
+export class QuotaExceededError extends AppError {
+  readonly code = "QUOTA_EXCEEDED";
+}
+
 /** What a client is told when a dependency is unavailable: never the driver's own message. */
 const UNAVAILABLE_WIRE: WireError = { code: "UNAVAILABLE", message: "Service temporarily unavailable, retry shortly" };
 const INTERNAL_WIRE: WireError = { code: "INTERNAL", message: "Internal error" };

@@ -7,7 +7,14 @@ import { Queue, type ConnectionOptions, type DefaultJobOptions } from "bullmq";
 import type { z } from "zod";
 
 import type { Message } from "@parley/protocol";
-import type { EraseMessagesJobData, LastSeenJobData, PointerJobData } from "./schemas.js";
+import type {
+  EraseMessagesJobData,
+  LastSeenJobData,
+  PointerJobData,
+  ProcessAttachmentsJobData,
+  PurgeAttachmentsJobData,
+  PurgeUserAttachmentsJobData,
+} from "./schemas.js";
 
 /** Queue names. BullMQ forbids ':' in them. */
 export const QUEUE_NAMES = {
@@ -17,6 +24,8 @@ export const QUEUE_NAMES = {
   notifications: "notifications",
   /** Work on a whole account (the erasure of a deleted account's messages); drained by the worker. */
   accounts: "accounts",
+  /** Attachments to describe (thumbnails, dimensions, durations) and to delete; drained by the worker. */
+  attachments: "attachments",
 } as const;
 
 /** A delivery or read pointer that moved forward (`at`: ISO time of the move). */
@@ -80,14 +89,24 @@ export const PERSIST_JOB_OPTIONS: DefaultJobOptions = {
   removeOnFail: false,
 };
 
-export function createPersistQueue(connection: ConnectionOptions, prefix: string): PersistQueue {
-  return new Queue<PersistJobs[PersistJobName], void, PersistJobName>(QUEUE_NAMES.persist, {
+/** A producer of queue `name`, whose jobs are `Jobs` by name. */
+function createQueue<Jobs extends object>(
+  name: (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES],
+  connection: ConnectionOptions,
+  prefix: string,
+  defaultJobOptions: DefaultJobOptions,
+): Queue<Jobs[keyof Jobs], void, Extract<keyof Jobs, string>> {
+  return new Queue<Jobs[keyof Jobs], void, Extract<keyof Jobs, string>>(name, {
     connection,
     prefix,
-    defaultJobOptions: PERSIST_JOB_OPTIONS,
+    defaultJobOptions,
     // The events stream is only read by QueueEvents listeners, which parley does not use at this rate.
     streams: { events: { maxLen: 1000 } },
   });
+}
+
+export function createPersistQueue(connection: ConnectionOptions, prefix: string): PersistQueue {
+  return createQueue<PersistJobs>(QUEUE_NAMES.persist, connection, prefix, PERSIST_JOB_OPTIONS);
 }
 
 /** Queues a message (in its current state) for persistence. Idempotent per (message, rev). */
@@ -113,12 +132,7 @@ export const NOTIFICATION_JOB_OPTIONS: DefaultJobOptions = {
 };
 
 export function createNotificationQueue(connection: ConnectionOptions, prefix: string): NotificationQueue {
-  return new Queue<NotificationJobs[NotificationJobName], void, NotificationJobName>(QUEUE_NAMES.notifications, {
-    connection,
-    prefix,
-    defaultJobOptions: NOTIFICATION_JOB_OPTIONS,
-    streams: { events: { maxLen: 1000 } },
-  });
+  return createQueue<NotificationJobs>(QUEUE_NAMES.notifications, connection, prefix, NOTIFICATION_JOB_OPTIONS);
 }
 
 /** The erasure of a deleted account's messages. */
@@ -147,12 +161,7 @@ export const ERASE_RERUN_DELAY_MS = 60_000;
 export const ACCOUNT_JOB_OPTIONS: DefaultJobOptions = { ...PERSIST_JOB_OPTIONS };
 
 export function createAccountQueue(connection: ConnectionOptions, prefix: string): AccountQueue {
-  return new Queue<AccountJobs[AccountJobName], void, AccountJobName>(QUEUE_NAMES.accounts, {
-    connection,
-    prefix,
-    defaultJobOptions: ACCOUNT_JOB_OPTIONS,
-    streams: { events: { maxLen: 1000 } },
-  });
+  return createQueue<AccountJobs>(QUEUE_NAMES.accounts, connection, prefix, ACCOUNT_JOB_OPTIONS);
 }
 
 /**
@@ -165,4 +174,47 @@ export async function enqueueErasure(queue: AccountQueue, userId: string, rerunD
     { name: "erase-messages", data: { userId }, opts: { jobId: `erase-${userId}` } },
     { name: "erase-messages", data: { userId }, opts: { jobId: `erase-${userId}-again`, delay: rerunDelayMs } },
   ]);
+}
+
+/** Jobs of the attachments queue, by job name. */
+export interface AttachmentJobs {
+  /** Describe a new message's attachments, then update the message. jobId = `process-<message id>`. */
+  process: z.infer<typeof ProcessAttachmentsJobData>;
+  /** Delete the attachments of a deleted message. jobId = `purge-<message id>-r<rev>`. */
+  purge: z.infer<typeof PurgeAttachmentsJobData>;
+  /** Delete every attachment of a deleted account. jobId = `purge-user-<user id>`. */
+  "purge-user": z.infer<typeof PurgeUserAttachmentsJobData>;
+  /** Delete the attachments no message claimed in time: the worker's repeated job. */
+  sweep: Record<string, never>;
+}
+export type AttachmentJobName = keyof AttachmentJobs;
+export type AttachmentQueue = Queue<AttachmentJobs[AttachmentJobName], void, AttachmentJobName>;
+
+/** Attachment jobs retry like persistence jobs: a store or database outage delays them, never drops them. */
+export const ATTACHMENT_JOB_OPTIONS: DefaultJobOptions = { ...PERSIST_JOB_OPTIONS };
+
+export function createAttachmentQueue(connection: ConnectionOptions, prefix: string): AttachmentQueue {
+  return createQueue<AttachmentJobs>(QUEUE_NAMES.attachments, connection, prefix, ATTACHMENT_JOB_OPTIONS);
+}
+
+/** Queues the description of `message`'s attachments (idempotent: one job per message). */
+export async function enqueueAttachmentProcessing(queue: AttachmentQueue, message: Message): Promise<void> {
+  const attachmentIds = (message.attachments ?? []).filter((a) => a.kind !== "file").map((a) => a.id);
+  if (attachmentIds.length === 0) return;
+  await queue.add(
+    "process",
+    { conversationId: message.conversationId, messageId: message.id, senderId: message.senderId, attachmentIds },
+    { jobId: `process-${message.id}` },
+  );
+}
+
+/** Queues the deletion of a deleted message's attachments (idempotent: one job per deleted state). */
+export async function enqueueAttachmentPurge(queue: AttachmentQueue, message: Pick<Message, "id" | "rev">, attachmentIds: readonly string[]): Promise<void> {
+  if (attachmentIds.length === 0) return;
+  await queue.add("purge", { attachmentIds: [...attachmentIds] }, { jobId: `purge-${messageJobId(message)}` });
+}
+
+/** Queues the deletion of a deleted account's attachments. */
+export async function enqueueUserAttachmentPurge(queue: AttachmentQueue, userId: string): Promise<void> {
+  await queue.add("purge-user", { userId }, { jobId: `purge-user-${userId}` });
 }

@@ -57,6 +57,7 @@ function limits(overrides: Partial<RateLimits> = {}): RateLimits {
     search: base,
     conversation: base,
     account: base,
+    upload: base,
     ...overrides,
   };
 }

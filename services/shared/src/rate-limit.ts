@@ -34,7 +34,9 @@ import type { RedisKeys } from "./redis-keys.js";
  * - `search`: `GET /api/users?q=`, per user;
  * - `conversation`: creating a conversation (group, or a new direct one) and adding group members, per user;
  * - `account`: `POST /api/users/me/password`, `DELETE /api/users/me` and `GET /api/users/me/export`, per
- *   user: each checks a password or reads the whole account, so a few are allowed and then one a minute.
+ *   user: each checks a password or reads the whole account, so a few are allowed and then one a minute;
+ * - `upload`: `POST /api/conversations/:id/attachments`, per user, `ATTACHMENT_UPLOADS_PER_MINUTE` (all
+ *   of them at once, then refilled over the minute).
  */
 export const RATE_ACTIONS = [
   "message",
@@ -51,6 +53,7 @@ export const RATE_ACTIONS = [
   "search",
   "conversation",
   "account",
+  "upload",
 ] as const;
 export type RateAction = (typeof RATE_ACTIONS)[number];
 
@@ -90,6 +93,8 @@ export const RATE_FAIL_MODES: Readonly<Record<RateAction, FailMode>> = {
   // A password check, an account's deletion and its export are rare and costly: when the limit cannot
   // be checked they wait for Redis to come back rather than run unbounded.
   account: "closed",
+  // Each upload takes storage: none unchecked.
+  upload: "closed",
 };
 
 const rateVar = z.coerce.number().positive("must be a positive number of tokens per second").max(1_000_000);
@@ -258,7 +263,8 @@ export type RateLimitConfig = { [K in keyof typeof rateLimitConfigShape]: z.outp
 export type RateLimits = Readonly<Record<RateAction, BucketLimit>>;
 
 /** The buckets described by a validated configuration. */
-export function rateLimitsFromConfig(config: RateLimitConfig): RateLimits {
+export function rateLimitsFromConfig(config: RateLimitConfig & { ATTACHMENT_UPLOADS_PER_MINUTE?: number }): RateLimits {
+  const uploads = config.ATTACHMENT_UPLOADS_PER_MINUTE ?? 30;
   const bucket = (ratePerSecond: number, burst: number): BucketLimit => ({ ratePerSecond, burst });
   return {
     message: bucket(config.RATE_LIMIT_MESSAGE_RATE, config.RATE_LIMIT_MESSAGE_BURST),
@@ -275,6 +281,7 @@ export function rateLimitsFromConfig(config: RateLimitConfig): RateLimits {
     search: bucket(config.RATE_LIMIT_SEARCH_RATE, config.RATE_LIMIT_SEARCH_BURST),
     conversation: bucket(config.RATE_LIMIT_CONVERSATION_RATE, config.RATE_LIMIT_CONVERSATION_BURST),
     account: bucket(config.RATE_LIMIT_ACCOUNT_RATE, config.RATE_LIMIT_ACCOUNT_BURST),
+    upload: bucket(uploads / 60, uploads),
   };
 }
 

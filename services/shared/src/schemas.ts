@@ -22,6 +22,20 @@ export const LastSeenJobData = z.object({ userId: ObjectIdString, lastSeen: IsoD
 /** Data of an `erase-messages` account job: the deleted account whose messages lose their content. */
 export const EraseMessagesJobData = z.object({ userId: ObjectIdString });
 
+/** Data of a `process` attachment job: the attachments of a new message, to describe (dimensions, thumbnail, duration). */
+export const ProcessAttachmentsJobData = z.object({
+  conversationId: ObjectIdString,
+  messageId: ObjectIdString,
+  senderId: ObjectIdString,
+  attachmentIds: z.array(ObjectIdString).min(1),
+});
+
+/** Data of a `purge` attachment job: attachments whose message was deleted. */
+export const PurgeAttachmentsJobData = z.object({ attachmentIds: z.array(ObjectIdString).min(1) });
+
+/** Data of a `purge-user` attachment job: the deleted account whose attachments go. */
+export const PurgeUserAttachmentsJobData = z.object({ userId: ObjectIdString });
+
 /** The issues of a zod error, with dotted paths, as sent to clients. */
 export function fieldIssues(error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message }));

@@ -3,7 +3,12 @@
  * their own Redis and database.
  */
 import type { ConnectionOptions } from "bullmq";
+import { z } from "zod";
 
+import { Attachments } from "@parley/shared/attachments/attachments";
+import { attachmentConfigShape, type AttachmentConfig } from "@parley/shared/attachments/attachment-rules";
+import type { ObjectStorage } from "@parley/shared/attachments/storage";
+import { loadConfig } from "@parley/shared/config";
 import { createEmitter } from "@parley/shared/emitter";
 import { conversationRoom } from "@parley/shared/events";
 import type { Logger } from "@parley/shared/logger";
@@ -12,11 +17,12 @@ import { MessageChanges, emitChange } from "@parley/shared/messages/message-chan
 import { MessageReader } from "@parley/shared/messages/message-reader";
 import { Registry } from "@parley/shared/metrics";
 import type { Models } from "@parley/shared/models";
-import { QUEUE_NAMES, createAccountQueue, createPersistQueue } from "@parley/shared/queues";
+import { QUEUE_NAMES, createAccountQueue, createAttachmentQueue, createPersistQueue } from "@parley/shared/queues";
 import type { RedisClient } from "@parley/shared/redis";
 import { redisKeys } from "@parley/shared/redis-keys";
 
 import { createAccountsWorker, type AccountsWorker } from "./accounts/accounts-worker.js";
+import { createAttachmentsWorker, type AttachmentsWorker } from "./attachments/attachments-worker.js";
 import { MessageEraser } from "./accounts/message-eraser.js";
 import type { WorkerConfig } from "./config.js";
 import { WorkerMetrics } from "./metrics.js";
@@ -40,9 +46,11 @@ export interface WorkerDeps {
    */
   redis: RedisClient;
   /** Models bound to an open connection, indexes built. */
-  models: Pick<Models, "Message" | "Conversation" | "Receipt" | "User">;
+  models: Pick<Models, "Message" | "Conversation" | "Receipt" | "User" | "Attachment">;
   config: Pick<WorkerConfig, "QUEUE_PREFIX" | "PERSIST_BATCH_SIZE" | "PERSIST_BATCH_WAIT_MS" | "PERSIST_MAX_CONCURRENT_WRITES"> &
-    Partial<Pick<WorkerConfig, "REDIS_PREFIX" | "STREAM_TTL_SECONDS"> & NotifyConfig>;
+    Partial<Pick<WorkerConfig, "REDIS_PREFIX" | "STREAM_TTL_SECONDS" | "ATTACHMENT_SWEEP_INTERVAL_SECONDS"> & NotifyConfig & AttachmentConfig>;
+  /** The object store of attachments; undefined when they are off (no `S3_BUCKET`): no attachment consumer then. */
+  storage?: ObjectStorage | undefined;
   log: Logger;
   /** Delivers notifications instead of the webhook sender of `NOTIFY_WEBHOOK_URL` (which may then be unset). */
   notificationSender?: NotificationSender;
@@ -60,6 +68,8 @@ export interface ParleyWorker {
   readonly accounts: AccountsWorker;
   /** Notifications for offline users; undefined when disabled (no `NOTIFY_WEBHOOK_URL`). */
   readonly notifications: Notifications | undefined;
+  /** Thumbnails, durations and deletions of attachments; undefined when attachments are off. */
+  readonly attachments: AttachmentsWorker | undefined;
   /**
    * Stops taking jobs, lets the active batches finish and be written, then resolves. The connections
    * in {@link WorkerDeps} stay open: their owner closes them.
@@ -68,7 +78,7 @@ export interface ParleyWorker {
 }
 
 /** Starts consuming every queue the worker drains. */
-export function createWorker({ queueRedis, redis, models, config, log, notificationSender, metrics: given }: WorkerDeps): ParleyWorker {
+export function createWorker({ queueRedis, redis, models, config, log, notificationSender, metrics: given, storage }: WorkerDeps): ParleyWorker {
   const metrics = given ?? new WorkerMetrics(new Registry(), log);
   const notifications = startNotifications({ queueRedis, redis, models, config, log, sender: notificationSender, metrics });
   const emitter = createEmitter(redis, log);
@@ -92,7 +102,10 @@ export function createWorker({ queueRedis, redis, models, config, log, notificat
   persistQueue.on("error", (err) => log.error({ err }, "persist queue (producer) error"));
   const accountQueue = createAccountQueue(redis, config.QUEUE_PREFIX);
   accountQueue.on("error", (err) => log.error({ err }, "accounts queue (job counts) error"));
+  const attachmentQueue = createAttachmentQueue(redis, config.QUEUE_PREFIX);
+  attachmentQueue.on("error", (err) => log.error({ err }, "attachments queue (producer) error"));
   metrics.countJobsOf(QUEUE_NAMES.persist, persistQueue);
+  metrics.countJobsOf(QUEUE_NAMES.attachments, attachmentQueue);
   metrics.countJobsOf(QUEUE_NAMES.accounts, accountQueue);
   if (notifications) metrics.countJobsOf(QUEUE_NAMES.notifications, notifications.queue);
 
@@ -104,6 +117,7 @@ export function createWorker({ queueRedis, redis, models, config, log, notificat
     cache,
     reader: new MessageReader({ redis, keys, cache, models }),
     queue: persistQueue,
+    attachmentQueue,
     log,
     publish: (change) => emitChange(emitter.to(conversationRoom(change.message.conversationId)), change),
     ...(config.STREAM_TTL_SECONDS === undefined ? {} : { overlayTtlSeconds: config.STREAM_TTL_SECONDS }),
@@ -115,19 +129,39 @@ export function createWorker({ queueRedis, redis, models, config, log, notificat
     log,
     metrics,
   });
+  const attachments =
+    storage &&
+    createAttachmentsWorker({
+      connection: queueRedis,
+      prefix: config.QUEUE_PREFIX,
+      queue: attachmentQueue,
+      models,
+      storage,
+      attachments: new Attachments({ models, storage, config: attachmentConfig(config), log }),
+      changes,
+      log,
+      metrics,
+      sweepEveryMs: (config.ATTACHMENT_SWEEP_INTERVAL_SECONDS ?? 3600) * 1000,
+    });
 
   return {
     persist,
     accounts,
     notifications,
+    attachments,
     async close() {
       metrics.stopCountingJobs();
-      // First, since an erasure adds to the persist queue.
-      await accounts.close();
+      // First, since erasures and descriptions add to the persist queue.
+      await Promise.all([accounts.close(), attachments?.close()]);
       await persist.close();
       // After the persist worker: its last batches may still hand notifications over.
       await notifications?.close();
-      await Promise.all([persistQueue.close(), accountQueue.close()]);
+      await Promise.all([persistQueue.close(), accountQueue.close(), attachmentQueue.close()]);
     },
   };
+}
+
+/** The attachment settings, defaults filled in for the ones a caller left out. */
+function attachmentConfig(config: Partial<AttachmentConfig>): AttachmentConfig {
+  return { ...loadConfig(z.object(attachmentConfigShape), {}), ...config };
 }

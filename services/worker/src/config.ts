@@ -2,6 +2,8 @@
 import { z } from "zod";
 
 import { baseConfigShape, checkRedisConfig, intVar, pipelineConfigShape } from "@parley/shared/config";
+import { attachmentConfigShape } from "@parley/shared/attachments/attachment-rules";
+import { checkStorageConfig, storageConfigShape } from "@parley/shared/attachments/storage";
 import { metricsConfigShape } from "@parley/shared/metrics";
 
 import { checkNotifyConfig, notifyConfigShape } from "./notify/notify.config.js";
@@ -44,6 +46,12 @@ const workerShape = {
    */
   STREAM_TTL_SECONDS: pipelineConfigShape.STREAM_TTL_SECONDS,
   /**
+   * How often the worker looks for attachments that no message claimed within
+   * `ATTACHMENT_ORPHAN_TTL_SECONDS`, and deletes them, in seconds.
+   * @default 3600
+   */
+  ATTACHMENT_SWEEP_INTERVAL_SECONDS: intVar(1).default(3600),
+  /**
    * Hard deadline of a graceful shutdown (finish the active batch, close every connection), in
    * milliseconds; past it the process exits with status 1.
    * @default 30000
@@ -61,9 +69,12 @@ export const workerConfigSchema = z
   .extend(workerShape)
   .extend(metricsConfigShape)
   .extend(notifyConfigShape)
+  .extend(storageConfigShape)
+  .extend(attachmentConfigShape)
   // Checked even when other variables are invalid, so that every problem is reported at once.
   .superRefine(checkNotifyConfig, { when: () => true })
-  .superRefine(checkRedisConfig, { when: () => true });
+  .superRefine(checkRedisConfig, { when: () => true })
+  .superRefine(checkStorageConfig, { when: () => true });
 
 /** The worker's validated configuration. */
 export type WorkerConfig = z.output<typeof workerConfigSchema>;

@@ -16,6 +16,7 @@ import {
 } from "@parley/shared/lifecycle";
 import { createLogger } from "@parley/shared/logger";
 import { createMetricsServer, createRegistry } from "@parley/shared/metrics";
+import { createObjectStorage } from "@parley/shared/attachments/storage";
 import { createModels } from "@parley/shared/models";
 import { createRedis, redisTarget } from "@parley/shared/redis";
 
@@ -35,9 +36,10 @@ async function main(): Promise<void> {
   const mongo = await connectMongo(config.MONGO_URL, log);
   const models = createModels(mongo);
   // The unique (conversationId, seq) index is what turns a seq conflict into an error: build it first.
-  await Promise.all([models.Message.init(), models.Conversation.init(), models.Receipt.init()]);
+  await Promise.all([models.Message.init(), models.Conversation.init(), models.Receipt.init(), models.Attachment.init()]);
 
-  const worker = createWorker({ queueRedis, redis, models, config, log, metrics });
+  const storage = createObjectStorage(config);
+  const worker = createWorker({ queueRedis, redis, models, config, log, metrics, storage });
 
   const health = new Health({ redis: redisReady(redis), mongo: mongoReady(mongo) });
   const server = createHealthServer(health);

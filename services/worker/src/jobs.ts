@@ -1,5 +1,10 @@
 /** What every consumer of the worker does with its jobs' data and failures. */
 import { UnrecoverableError, type Job } from "bullmq";
+
+import type { Logger } from "@parley/shared/logger";
+import type { QUEUE_NAMES } from "@parley/shared/queues";
+
+import type { WorkerMetrics } from "./metrics.js";
 import type { z } from "zod";
 
 import { fieldIssues } from "@parley/shared/schemas";
@@ -22,4 +27,29 @@ export function isFinalFailure(job: Pick<Job, "attemptsMade" | "opts"> | undefin
   if (err instanceof UnrecoverableError || err.name === "UnrecoverableError") return true;
   // BullMQ has already counted this attempt in attemptsMade when it emits `failed`.
   return job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
+}
+
+/** The `failed` events of a BullMQ worker, whatever its job types. */
+interface FailureSource {
+  on(event: "failed", listener: (job: Job | undefined, err: Error) => void): unknown;
+}
+
+/**
+ * Counts and logs every failed attempt of `worker`'s jobs: a warning while it will be retried, an error
+ * once it failed for good (it then stays in the failed set). `quiet` says which failures are expected
+ * and logged at debug instead of warn.
+ */
+export function reportJobFailures(
+  worker: FailureSource,
+  queue: (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES],
+  { metrics, log, what, quiet }: { metrics: Pick<WorkerMetrics, "jobFailed">; log: Logger; what: string; quiet?: (err: Error) => boolean },
+): void {
+  worker.on("failed", (job, err) => {
+    const final = isFinalFailure(job, err);
+    metrics.jobFailed(queue, final);
+    const fields = { err, jobId: job?.id, jobName: job?.name, attemptsMade: job?.attemptsMade };
+    if (final) log.error(fields, `${what} failed for good; it stays in the failed set for an operator to retry`);
+    else if (quiet?.(err)) log.debug(fields, `${what} waits; it will be retried`);
+    else log.warn(fields, `${what} failed; it will be retried`);
+  });
 }

@@ -34,7 +34,7 @@ export interface JobCountSource {
 }
 
 const BATCH_KINDS: readonly BatchKind[] = ["message", "pointer", "last-seen"];
-const QUEUES: readonly QueueName[] = [QUEUE_NAMES.persist, QUEUE_NAMES.notifications, QUEUE_NAMES.accounts];
+const QUEUES: readonly QueueName[] = [QUEUE_NAMES.persist, QUEUE_NAMES.notifications, QUEUE_NAMES.accounts, QUEUE_NAMES.attachments];
 const NOTIFICATION_OUTCOMES: readonly NotificationOutcome[] = ["delivered", "retried", "failed"];
 
 /** Batch sizes from 1 to the largest `PERSIST_BATCH_SIZE` (10 000). */

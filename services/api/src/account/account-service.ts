@@ -13,7 +13,7 @@ import type { z } from "zod";
 
 import { AuthError, ConflictError, InvalidCredentialsError } from "@parley/shared/errors";
 import { toPublicUser, type UserDoc } from "@parley/shared/models";
-import { enqueueErasure } from "@parley/shared/queues";
+import { enqueueErasure, enqueueUserAttachmentPurge } from "@parley/shared/queues";
 import type { ChangePasswordBody, PublicUser, UpdateMeBody } from "@parley/protocol";
 
 import type { ApiContext } from "../context.js";
@@ -21,7 +21,7 @@ import { leaveEveryConversation } from "../conversations/membership-service.js";
 import type { Caller } from "../http/authenticate.js";
 
 /** What the account services need from the API context. */
-export type AccountServiceDeps = Pick<ApiContext, "models" | "sessions" | "hasher" | "limits" | "cache" | "events" | "limiter" | "accounts" | "blocks">;
+export type AccountServiceDeps = Pick<ApiContext, "models" | "sessions" | "hasher" | "limits" | "cache" | "events" | "limiter" | "accounts" | "blocks" | "attachmentQueue">;
 
 const oid = (id: string) => new Types.ObjectId(id);
 
@@ -105,6 +105,8 @@ export async function deleteAccount(deps: AccountServiceDeps, caller: Caller, pa
   // Before the tombstone, so that no deleted account lacks the erasure it asked for; the worker waits
   // for the tombstone before erasing anything.
   if (options.erase) await enqueueErasure(deps.accounts, userId);
+  // The account's files go whether or not its messages are erased: no one can reach them any more.
+  await enqueueUserAttachmentPurge(deps.attachmentQueue, userId);
 
   const tombstone: Partial<UserDoc> = {
     deletedAt: new Date(),

@@ -13,7 +13,7 @@ import { describeErrors, documentSchemas, type DocumentSchemas } from "../../../
 import { useApi, type TestResponse } from "../testing/api-harness.js";
 import { DOCS_PATHS, DOCUMENT_MAX_AGE_SECONDS } from "./docs.routes.js";
 
-const api = useApi("openapi");
+const api = useApi("openapi", { objectStore: true });
 
 interface Layer {
   route?: { path: string | string[]; methods: Record<string, boolean> };
@@ -171,14 +171,26 @@ describe("every route's real answers", () => {
     expect(posted.status).toBe(201);
     expect((await call("messages.post", { token, params: { id: groupId }, body: { clientMsgId: "m-1", content: "hello 👋" } })).status).toBe(200);
     await call("messages.post", { token, params: { id: groupId }, body: { clientMsgId: "m-2", content: "a reply", replyToId: posted.body.message.id } });
-    expect((await call("messages.history", { token, params: { id: groupId }, query: { limit: "1" } })).body.nextBefore).toBe(2);
-    expect((await call("messages.history", { token, params: { id: groupId } })).body.messages.length).toBe(2);
+    // An attachment: started, uploaded straight to the store, sent, downloaded.
+    const started = await call("attachments.create", { token, params: { id: groupId }, body: { name: "notes.txt", size: 5, contentType: "text/plain" } });
+    expect(started.status).toBe(201);
+    const { upload, attachment } = started.body;
+    expect((await fetch(upload.url, { method: upload.method, headers: upload.headers, body: "hello" })).status).toBe(200);
+    const withFile = await call("messages.post", { token, params: { id: groupId }, body: { clientMsgId: "m-3", attachmentIds: [attachment.id] } });
+    expect(withFile.body.message.attachments).toEqual([{ ...attachment, contentType: "text/plain", kind: "file" }]);
+    const link = await call("attachments.get", { token: bob.accessToken, params: { id: attachment.id }, query: { redirect: "false" } });
+    expect(await (await fetch(link.body.url)).text()).toBe("hello");
+    expect((await call("attachments.get", { token: carol.accessToken, params: { id: attachment.id }, query: { redirect: "false" } })).status).toBe(404);
+    expect((await call("attachments.create", { token, params: { id: groupId }, body: { name: "big.bin", size: 10 ** 9, contentType: "application/zip" } })).status).toBe(400);
+
+    expect((await call("messages.history", { token, params: { id: groupId }, query: { limit: "1" } })).body.nextBefore).toBe(3);
+    expect((await call("messages.history", { token, params: { id: groupId } })).body.messages.length).toBe(3);
     expect((await call("conversations.list", { token })).body.conversations.length).toBe(2);
     expect((await call("conversations.get", { token, params: { id: groupId } })).body.conversation.lastSeq).toBeGreaterThanOrEqual(0);
     expect((await call("account.export", { token })).body.user.id).toBe(alice.user.id);
 
     // One failure of each status class, as the document says they look.
-    const invalid = await call("messages.post", { token, params: { id: groupId }, body: { clientMsgId: "m-3", content: "   " } });
+    const invalid = await call("messages.post", { token, params: { id: groupId }, body: { clientMsgId: "m-4", content: "   " } });
     expect(invalid.status).toBe(400);
     expect(invalid.body.error.issues.map((i: { path: string }) => i.path)).toEqual(["content"]);
     expect((await call("users.get", { token, params: { id: "not-an-id" } })).status).toBe(400);

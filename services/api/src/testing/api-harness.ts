@@ -9,20 +9,23 @@ import type { Express } from "express";
 import type { Connection } from "mongoose";
 import { afterAll, beforeAll } from "vitest";
 
+import { createObjectStorage } from "@parley/shared/attachments/storage";
 import { loadConfig } from "@parley/shared/config";
 import { createEmitter } from "@parley/shared/emitter";
 import { connectMongo, Health, mongoReady, redisReady } from "@parley/shared/lifecycle";
 import { createLogger } from "@parley/shared/logger";
 import { createModels, type Models } from "@parley/shared/models";
-import { createAccountQueue, createPersistQueue, type AccountQueue, type PersistQueue } from "@parley/shared/queues";
+import { createAccountQueue, createAttachmentQueue, createPersistQueue, type AccountQueue, type PersistQueue } from "@parley/shared/queues";
 import { createRedis } from "@parley/shared/redis";
 import { redisKeys, type RedisKeys } from "@parley/shared/redis-keys";
 import type { AuthSession, Conversation, Message, MessagePersisted, PublicUser } from "@parley/protocol";
 import { conversationRoom } from "@parley/shared/events";
 import type { Redis } from "ioredis";
 
+import { objectStoreEnv } from "../../../../scripts/lib/cluster.js";
+import { startObjectStore, type ObjectStore } from "../../../../scripts/lib/object-store.js";
 import { ONE_ADDRESS_LIMITS } from "../../../../scripts/lib/one-address-limits.js";
-import { TEST_JWT_SECRET, testMongoUrl, uniqueSuffix } from "../../../../test/helpers/env.js";
+import { TEST_JWT_SECRET, testDir, testMongoUrl, uniqueSuffix } from "../../../../test/helpers/env.js";
 import { collect, eventually } from "../../../../test/helpers/events.js";
 import { useRedisServer } from "../../../../test/helpers/redis.js";
 import { startSocketProbe, type SocketProbe } from "../../../../test/helpers/socket-probe.js";
@@ -106,6 +109,11 @@ export interface UseApiOptions {
    * @default false
    */
   worker?: boolean;
+  /**
+   * Also start a local object store (versitygw) and turn attachments on, as a cluster does.
+   * @default false
+   */
+  objectStore?: boolean;
 }
 
 /** Starts everything before the file's tests and stops it after them. Use the harness inside tests only. */
@@ -121,6 +129,7 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
         probe: SocketProbe;
         servers: Server[];
         worker?: { worker: ParleyWorker; queueRedis: Redis };
+        objectStore?: ObjectStore;
       }
     | undefined;
   let counter = 0;
@@ -140,6 +149,9 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
   }
 
   beforeAll(async () => {
+    const objectStore = options.objectStore
+      ? await startObjectStore({ dir: testDir(`s3-${label}`), bucket: "attachments", accessKey: "parleytest", secretKey: `secret-${uniqueSuffix()}` })
+      : undefined;
     const config = loadConfig(apiConfigSchema, {
       JWT_SECRET: TEST_JWT_SECRET,
       REDIS_URL: redisServer.url,
@@ -151,6 +163,7 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
       // hash must wait, not be refused (the hasher's own tests set their bounds).
       PASSWORD_HASH_MAX_WAIT_MS: "60000",
       ...ONE_ADDRESS_LIMITS,
+      ...(objectStore ? objectStoreEnv(objectStore) : {}),
       ...options.env,
     });
     const log = createLogger({ service: "api", node: config.NODE_ID, level: config.LOG_LEVEL });
@@ -162,10 +175,12 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
     const accounts = createAccountQueue(redis, config.QUEUE_PREFIX);
     const emitter = createEmitter(redis, log);
     const health = new Health({ redis: redisReady(redis), mongo: mongoReady(mongo) });
-    const deps: ApiDeps = { config, log, redis, models, queue, accounts, emitter, health };
+    const attachmentQueue = createAttachmentQueue(redis, config.QUEUE_PREFIX);
+    const storage = createObjectStorage(config);
+    const deps: ApiDeps = { config, log, redis, models, queue, accounts, attachmentQueue, storage, emitter, health };
     const { server, baseUrl, app } = await serve(deps);
     const probe = await startSocketProbe(redisServer.url);
-    state = { baseUrl, app, deps, redis, mongo, probe, servers: [server] };
+    state = { baseUrl, app, deps, redis, mongo, probe, servers: [server], ...(objectStore ? { objectStore } : {}) };
     if (options.worker) {
       const workerLog = createLogger({ service: "worker", node: `worker-test-${label}`, level: config.LOG_LEVEL });
       const queueRedis = createRedis(config.REDIS_URL, { name: "worker-test-queue", log: workerLog, blocking: true });
@@ -173,15 +188,10 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
         queueRedis,
         redis,
         models,
-        config: {
-          QUEUE_PREFIX: config.QUEUE_PREFIX,
-          REDIS_PREFIX: config.REDIS_PREFIX,
-          STREAM_TTL_SECONDS: config.STREAM_TTL_SECONDS,
-          PERSIST_BATCH_SIZE: 50,
-          PERSIST_BATCH_WAIT_MS: 5,
-          PERSIST_MAX_CONCURRENT_WRITES: 2,
-        },
+        // The API's settings hold the queue prefix, the Redis prefix, the stream TTL and the attachments'.
+        config: { ...config, PERSIST_BATCH_SIZE: 50, PERSIST_BATCH_WAIT_MS: 5, PERSIST_MAX_CONCURRENT_WRITES: 2 },
         log: workerLog,
+        storage,
       });
       state.worker = { worker, queueRedis };
     }
@@ -189,7 +199,7 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
 
   afterAll(async () => {
     if (!state) return;
-    const { servers, probe, deps, redis, mongo, worker } = state;
+    const { servers, probe, deps, redis, mongo, worker, objectStore } = state;
     for (const server of servers) {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -199,10 +209,12 @@ export function useApi(label: string, options: UseApiOptions = {}): ApiHarness {
       await worker.queueRedis.quit();
     }
     await probe.close();
-    await Promise.all([deps.queue.close(), deps.accounts.close()]);
+    await Promise.all([deps.queue.close(), deps.accounts.close(), deps.attachmentQueue.close()]);
     await redis.quit();
     await mongo.dropDatabase().catch(() => {});
     await mongo.close();
+    deps.storage?.close();
+    await objectStore?.stop();
   });
 
   const harness: ApiHarness = {

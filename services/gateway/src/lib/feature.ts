@@ -10,7 +10,7 @@ import type { Logger } from "@parley/shared/logger";
 import type { ConversationCache } from "@parley/shared/messages/conversation-cache";
 import type { MessagePipeline } from "@parley/shared/messages/message-pipeline";
 import type { Models } from "@parley/shared/models";
-import type { PersistQueue } from "@parley/shared/queues";
+import type { AttachmentQueue, PersistQueue } from "@parley/shared/queues";
 import type { RedisClient } from "@parley/shared/redis";
 import type { RedisKeys } from "@parley/shared/redis-keys";
 
@@ -29,6 +29,8 @@ export interface FeatureContext {
   keys: RedisKeys;
   models: Models;
   queue: PersistQueue;
+  /** Where deleted messages' attachments go to be deleted; absent when attachments are off. */
+  attachmentQueue: AttachmentQueue | undefined;
   /** Membership checks without MongoDB reads. */
   cache: ConversationCache;
   /** Each user's block peers (users with a block in either direction), from Redis. */

@@ -48,6 +48,7 @@ const LIMITS: RateLimits = {
   search: { ratePerSecond: 0.01, burst: 1 },
   conversation: { ratePerSecond: 0.01, burst: 1 },
   account: { ratePerSecond: 0.01, burst: 1 },
+  upload: { ratePerSecond: 0.01, burst: 1 },
 };
 
 interface TestNode {

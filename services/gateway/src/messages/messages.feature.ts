@@ -5,13 +5,14 @@ import { MessageChanges, emitChange, type MessageChange } from "@parley/shared/m
 import type { FeatureContext, GatewayFeature } from "../lib/feature.js";
 import type { GatewayServer } from "../lib/types.js";
 
-export function messagesFeature({ io, pipeline, cache, redis, keys, queue, config, log, onEvent }: FeatureContext): GatewayFeature {
+export function messagesFeature({ io, pipeline, cache, redis, keys, queue, attachmentQueue, config, log, onEvent }: FeatureContext): GatewayFeature {
   const changes = new MessageChanges({
     redis,
     keys,
     cache,
     reader: pipeline.reader,
     queue,
+    attachmentQueue,
     log,
     publish: (change, exceptSocketId) => publishChange(io, change, exceptSocketId),
     overlayTtlSeconds: config.STREAM_TTL_SECONDS,

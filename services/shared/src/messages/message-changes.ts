@@ -7,6 +7,7 @@
 import { ForbiddenError, NotFoundError, UnavailableError, ValidationError } from "../errors.js";
 import {
   MAX_REACTIONS_PER_MESSAGE,
+  type Attachment,
   type DeleteMessage,
   type EditMessage,
   type Message,
@@ -15,7 +16,7 @@ import {
   type ServerToClientEvents,
 } from "@parley/protocol";
 import type { Logger } from "../logger.js";
-import { enqueueMessage, type PersistQueue } from "../queues.js";
+import { enqueueAttachmentPurge, enqueueMessage, type AttachmentQueue, type PersistQueue } from "../queues.js";
 import { Script, type RedisClient } from "../redis.js";
 import type { RedisKeys } from "../redis-keys.js";
 import { refuseBlockedLua, requireMemberLua, type ConversationCache } from "./conversation-cache.js";
@@ -29,13 +30,16 @@ import { FIND_RECENT_LUA, wellFormed, type MessageReader } from "./message-reade
  * Rules (membership is checked before, see {@link changeScript}): edit and delete are the sender's only; a deleted message cannot
  * be edited or reacted to (deleting it again changes nothing); an edit to the same content changes
  * nothing; a reaction toggles the caller's one with that emoji, and a message holds at most ARGV[6]
- * distinct emoji. A delete removes the content and the reactions. In a direct conversation where one
+ * distinct emoji. A delete removes the content, the reactions and the attachments (answering the ids
+ * of those, whose objects the caller has deleted). A description (op 'describe', by the system, ARGV[4]
+ * a JSON object of attachment id → fields) adds what the worker found out about the message's
+ * attachments; it changes nothing on a message without those attachments. In a direct conversation where one
  * member blocks the other, only deletes are allowed (BLOCKED).
  *
  * KEYS: members, members version, overlay, stream, blocked flag.
- * ARGV: op ('edit' | 'delete' | 'react'), user id, message id, content or emoji (or ''), now (ISO),
+ * ARGV: op ('edit' | 'delete' | 'react' | 'describe'), user id, message id, content, emoji or description (or ''), now (ISO),
  * most distinct emoji, overlay TTL (s), stored state JSON (or '').
- * Returns {'OK', json, added (0|1)} | {'UNCHANGED', json} | {'NOT_SENDER'} | {'LOAD'} | {'DELETED'} |
+ * Returns {'OK', json, added (0|1), removed attachment ids} | {'UNCHANGED', json} | {'NOT_SENDER'} | {'LOAD'} | {'DELETED'} |
  * {'TOO_MANY'}.
  */
 const CHANGE_LUA = `
@@ -52,7 +56,19 @@ if m.deletedAt then
 end
 if op ~= 'react' and m.senderId ~= user then return {'NOT_SENDER'} end
 local added = 0
-if op == 'edit' then
+local removed = {}
+if op == 'describe' then
+  local found = false
+  local described = cjson.decode(arg)
+  for _, a in ipairs(m.attachments or {}) do
+    local d = described[a.id]
+    if d then
+      for k, v in pairs(d) do a[k] = v end
+      found = true
+    end
+  end
+  if not found then return {'UNCHANGED', json} end
+elseif op == 'edit' then
   if m.content == arg then return {'UNCHANGED', json} end
   m.content = arg
   m.editedAt = ARGV[5]
@@ -60,6 +76,8 @@ elseif op == 'delete' then
   m.content = ''
   m.deletedAt = ARGV[5]
   m.reactions = nil
+  for _, a in ipairs(m.attachments or {}) do table.insert(removed, a.id) end
+  m.attachments = nil
 else
   local reactions = m.reactions or {}
   local users = reactions[arg]
@@ -87,12 +105,12 @@ m.rev = (m.rev or 0) + 1
 local changed = cjson.encode(m)
 redis.call('HSET', KEYS[3], ARGV[3], changed)
 redis.call('EXPIRE', KEYS[3], ARGV[7])
-return {'OK', changed, added}
+return {'OK', changed, added, removed}
 `;
 
 /** What {@link CHANGE_LUA} answers. */
 type ChangeReply =
-  | [status: "OK", json: string, added: 0 | 1]
+  | [status: "OK", json: string, added: 0 | 1, removedAttachmentIds: string[]]
   | [status: "UNCHANGED", json: string]
   | [status: "NOT_SENDER" | "LOAD" | "DELETED" | "TOO_MANY"];
 
@@ -110,9 +128,9 @@ ${CHANGE_LUA}`,
 );
 
 /**
- * A delete by the sender whether or not they are still a member: the erasure of a deleted account's
- * messages, after the account left every conversation. Same keys, arguments and answers as
- * {@link CHANGE_LUA}, with op 'delete'.
+ * A change by the system, whether or not the sender is still a member: the erasure of a deleted
+ * account's messages (op 'delete', after the account left every conversation), and the description of
+ * a message's attachments (op 'describe'). Same keys, arguments and answers as {@link CHANGE_LUA}.
  */
 const eraseScript = new Script<ChangeReply>(
   "erase-message",
@@ -165,6 +183,8 @@ export interface MessageChangesDeps {
   /** Finds stored messages that Redis no longer holds. */
   reader: MessageReader;
   queue: PersistQueue;
+  /** Where the attachments of deleted messages go to be deleted. Absent: they stay in the store. */
+  attachmentQueue?: AttachmentQueue | undefined;
   publish: PublishChange;
   log: Logger;
   /**
@@ -182,7 +202,10 @@ export interface ChangeResult {
   changed: boolean;
 }
 
-type Operation = "edit" | "delete" | "react" | "erase";
+type Operation = "edit" | "delete" | "react" | "erase" | "describe";
+
+/** What the worker found out about attachments, by attachment id. */
+export type AttachmentDescriptions = Record<string, Partial<Pick<Attachment, "width" | "height" | "durationMs" | "thumbnail">>>;
 
 const ATTEMPTS = 3;
 
@@ -208,9 +231,9 @@ export class MessageChanges {
    * @throws {ForbiddenError} not a member, or not the sender.
    */
   async delete(userId: string, input: DeleteMessage, origin?: { socketId: string }): Promise<ChangeResult> {
-    const { message, changed } = await this.apply("delete", userId, input, "");
+    const { message, changed, removed } = await this.apply("delete", userId, input, "");
     if (changed) this.publish({ type: "deleted", message }, origin);
-    await enqueueMessage(this.deps.queue, message);
+    await this.store(message, removed);
     return { message, changed };
   }
 
@@ -222,10 +245,32 @@ export class MessageChanges {
    * @throws {ForbiddenError} `senderId` did not send it.
    */
   async erase(senderId: string, input: DeleteMessage): Promise<ChangeResult> {
-    const { message, changed } = await this.apply("erase", senderId, input, "");
+    const { message, changed, removed } = await this.apply("erase", senderId, input, "");
     if (changed) this.publish({ type: "deleted", message }, undefined);
-    await enqueueMessage(this.deps.queue, message);
+    await this.store(message, removed);
     return { message, changed };
+  }
+
+  /**
+   * Adds what the worker found out about a message's attachments (dimensions, durations, thumbnails);
+   * the room gets `message:updated`. A system change: no membership check.
+   * @throws {NotFoundError} no such message, or it was deleted.
+   */
+  async describe(senderId: string, input: { messageId: string; conversationId: string }, described: AttachmentDescriptions): Promise<ChangeResult> {
+    const { message, changed } = await this.apply("describe", senderId, input, JSON.stringify(described));
+    if (changed) {
+      this.publish({ type: "updated", message }, undefined);
+      await enqueueMessage(this.deps.queue, message);
+    }
+    return { message, changed };
+  }
+
+  /** Queues a deleted state for the worker, and the deletion of the attachments it lost. */
+  private async store(message: Message, removedAttachmentIds: readonly string[]): Promise<void> {
+    await enqueueMessage(this.deps.queue, message);
+    if (removedAttachmentIds.length > 0 && this.deps.attachmentQueue) {
+      await enqueueAttachmentPurge(this.deps.attachmentQueue, message, removedAttachmentIds);
+    }
   }
 
   /**
@@ -257,7 +302,7 @@ export class MessageChanges {
     userId: string,
     { messageId, conversationId: given }: { messageId: string; conversationId?: string | undefined },
     arg: string,
-  ): Promise<{ message: Message; changed: boolean; added: boolean }> {
+  ): Promise<{ message: Message; changed: boolean; added: boolean; removed: string[] }> {
     const { keys, redis, reader } = this.deps;
     let conversationId = given;
     let stored: Message | null = null;
@@ -286,14 +331,14 @@ export class MessageChanges {
         stored ? JSON.stringify(stored) : "",
       ];
       const reply =
-        op === "erase"
+        op === "erase" || op === "describe"
           ? await eraseScript.run(redis, scriptKeys, args)
           : await this.deps.cache.runWithState(conversationId, () => changeScript.run(redis, scriptKeys, args));
       switch (reply[0]) {
         case "OK":
-          return { message: JSON.parse(reply[1]) as Message, changed: true, added: reply[2] === 1 };
+          return { message: JSON.parse(reply[1]) as Message, changed: true, added: reply[2] === 1, removed: reply[3] };
         case "UNCHANGED":
-          return { message: JSON.parse(reply[1]) as Message, changed: false, added: false };
+          return { message: JSON.parse(reply[1]) as Message, changed: false, added: false, removed: [] };
         case "LOAD":
           stored = await reader.storedMessage(conversationId, messageId);
           if (!stored) throw new NotFoundError("Message not found");

@@ -11,12 +11,13 @@
  */
 import { Types } from "mongoose";
 
-import { ValidationError } from "../errors.js";
+import type { Attachments, ClaimedAttachments } from "../attachments/attachments.js";
+import { ForbiddenError, ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { enqueueMessage, type PersistQueue } from "../queues.js";
+import { enqueueAttachmentProcessing, enqueueMessage, type AttachmentQueue, type PersistQueue } from "../queues.js";
 import { Script, type RedisClient } from "../redis.js";
 import type { RedisKeys } from "../redis-keys.js";
-import type { Message, SendMessage } from "@parley/protocol";
+import type { Attachment, Message, SendMessage } from "@parley/protocol";
 import { refuseBlockedLua, requireMemberLua, type ConversationCache } from "./conversation-cache.js";
 import { FIND_RECENT_LUA, MessageReader, wellFormed } from "./message-reader.js";
 
@@ -106,6 +107,8 @@ export interface MessagePipelineDeps {
   queue: PersistQueue;
   deliver: DeliverMessage;
   log: Logger;
+  /** Attachments of sends, and the queue that has them described. Absent: sends with attachments are refused. */
+  attachments?: { service: Attachments; queue: AttachmentQueue } | undefined;
   options?: Partial<MessagePipelineOptions>;
 }
 
@@ -136,9 +139,47 @@ export class MessagePipeline {
    * @throws {ForbiddenError} when the sender is not a member, or the conversation is direct and one of
    * its members blocks the other.
    * @throws {NotFoundError} when the conversation does not exist.
-   * @throws {ValidationError} when `replyToId` names no message of the conversation.
+   * @throws {ValidationError} when `replyToId` names no message of the conversation, or an attachment
+   * cannot be attached (not the sender's, another conversation's, not uploaded, of a refused type, on
+   * another message). Nothing is sent then, and no attachment stays claimed.
    */
   async send(senderId: string, input: SendMessage, origin?: { socketId: string }): Promise<SendResult> {
+    const claimed = input.attachmentIds?.length ? await this.claimAttachments(senderId, input) : undefined;
+    let reply;
+    try {
+      reply = await this.runSend(senderId, input, claimed?.attachments);
+    } catch (err) {
+      await this.release(claimed);
+      throw err;
+    }
+    const message = JSON.parse(reply[1]) as Message;
+    const duplicate = reply[0] === "DUPLICATE";
+    // A retry of a send that did not list these attachments at first does not add them.
+    if (duplicate) await this.release(claimed);
+    if (!duplicate) this.deliver(message, origin?.socketId);
+    // Queued again on a duplicate too: if the first attempt died between the script and the queue,
+    // the client's retry is what gets the message stored. The job id makes this a no-op otherwise.
+    await enqueueMessage(this.deps.queue, message);
+    if (message.attachments?.length && this.deps.attachments) await enqueueAttachmentProcessing(this.deps.attachments.queue, message);
+    return { message, duplicate };
+  }
+
+  private async claimAttachments(senderId: string, input: SendMessage): Promise<ClaimedAttachments> {
+    if (!this.deps.attachments?.service.enabled) throw new ForbiddenError("Attachments are not enabled on this server");
+    return this.deps.attachments.service.claim(senderId, input.conversationId, input.clientMsgId, input.attachmentIds ?? []);
+  }
+
+  private async release(claimed: ClaimedAttachments | undefined): Promise<void> {
+    // Left claimed, an attachment stays out of reach of other sends and of the orphan sweep: logged.
+    await claimed?.release().catch((err: unknown) => this.deps.log.error({ err }, "attachment claims not released"));
+  }
+
+  /** The send script, once or twice (see {@link sendScript} on replies): 'OK' or 'DUPLICATE' with the message. */
+  private async runSend(
+    senderId: string,
+    input: SendMessage,
+    attachments: Attachment[] | undefined,
+  ): Promise<[status: "OK" | "DUPLICATE", json: string]> {
     const { conversationId } = input;
     const { keys, redis } = this.deps;
     const scriptKeys = [
@@ -152,7 +193,7 @@ export class MessagePipeline {
       keys.conversationOverlay(conversationId),
       keys.conversationBlocked(conversationId),
     ];
-    const [head, tail] = messageJsonAround(senderId, input);
+    const [head, tail] = messageJsonAround(senderId, input, attachments);
     const args = [
       senderId,
       head,
@@ -175,20 +216,8 @@ export class MessagePipeline {
       args[7] = "1";
       reply = await cache.runWithState(conversationId, () => sendScript.run(redis, scriptKeys, args));
     }
-    switch (reply[0]) {
-      case "REPLY_UNKNOWN":
-        throw new Error("unreachable: the reply target was confirmed");
-      case "OK":
-      case "DUPLICATE": {
-        const message = JSON.parse(reply[1]) as Message;
-        const duplicate = reply[0] === "DUPLICATE";
-        if (!duplicate) this.deliver(message, origin?.socketId);
-        // Queued again on a duplicate too: if the first attempt died between the script and the queue,
-        // the client's retry is what gets the message stored. The job id makes this a no-op otherwise.
-        await enqueueMessage(this.deps.queue, message);
-        return { message, duplicate };
-      }
-    }
+    if (reply[0] === "REPLY_UNKNOWN") throw new Error("unreachable: the reply target was confirmed");
+    return reply;
   }
 
   private deliver(message: Message, exceptSocketId: string | undefined): void {
@@ -205,7 +234,7 @@ export class MessagePipeline {
  * The message as JSON, split where its seq goes: the script joins head .. seq .. tail. Putting seq first
  * makes the split exact without searching the serialised text.
  */
-function messageJsonAround(senderId: string, input: SendMessage): [head: string, tail: string] {
+function messageJsonAround(senderId: string, input: SendMessage, attachments: Attachment[] | undefined): [head: string, tail: string] {
   const body: Omit<Message, "seq"> = {
     id: new Types.ObjectId().toHexString(),
     conversationId: input.conversationId,
@@ -216,5 +245,6 @@ function messageJsonAround(senderId: string, input: SendMessage): [head: string,
     createdAt: new Date().toISOString(),
   };
   if (input.replyToId) body.replyToId = input.replyToId;
+  if (attachments?.length) body.attachments = attachments;
   return ['{"seq":', `,${JSON.stringify(body).slice(1)}`];
 }

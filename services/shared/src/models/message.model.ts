@@ -1,6 +1,8 @@
 import { Schema, Types, type Connection, type Model } from "mongoose";
 
-import type { Message, MessageType } from "@parley/protocol";
+import type { Attachment, AttachmentKind, AttachmentThumbnail, Message, MessageType } from "@parley/protocol";
+
+import { attachmentDescriptionFields } from "./attachment.model.js";
 
 /**
  * One emoji's reactions on a message. Stored as a list rather than an object keyed by emoji, so that no
@@ -10,6 +12,19 @@ export interface ReactionDoc {
   emoji: string;
   /** In the order the users reacted. */
   userIds: Types.ObjectId[];
+}
+
+/** An attachment as its message describes it (the attachment's own document holds the rest). */
+export interface MessageAttachmentDoc {
+  attachmentId: Types.ObjectId;
+  name: string;
+  size: number;
+  contentType: string;
+  kind: AttachmentKind;
+  width?: number | undefined;
+  height?: number | undefined;
+  durationMs?: number | undefined;
+  thumbnail?: AttachmentThumbnail | undefined;
 }
 
 /**
@@ -34,12 +49,26 @@ export interface MessageDoc {
   deletedAt?: Date | undefined;
   /** Absent or empty when there is none. */
   reactions?: ReactionDoc[] | undefined;
+  /** Absent or empty when there is none. */
+  attachments?: MessageAttachmentDoc[] | undefined;
 }
 
 const reactionSchema = new Schema<ReactionDoc>(
   {
     emoji: { type: String, required: true },
     userIds: { type: [Schema.Types.ObjectId], required: true },
+  },
+  { _id: false },
+);
+
+const messageAttachmentSchema = new Schema<MessageAttachmentDoc>(
+  {
+    attachmentId: { type: Schema.Types.ObjectId, required: true },
+    name: { type: String, required: true },
+    size: { type: Number, required: true },
+    contentType: { type: String, required: true },
+    kind: { type: String, required: true },
+    ...attachmentDescriptionFields,
   },
   { _id: false },
 );
@@ -59,6 +88,7 @@ const messageSchema = new Schema<MessageDoc>(
     editedAt: { type: Date },
     deletedAt: { type: Date },
     reactions: { type: [reactionSchema], default: undefined },
+    attachments: { type: [messageAttachmentSchema], default: undefined },
   },
   { versionKey: false },
 );
@@ -88,6 +118,7 @@ export function messageToWire(doc: MessageDoc): Message {
   if (doc.reactions && doc.reactions.length > 0) {
     message.reactions = Object.fromEntries(doc.reactions.map((r) => [r.emoji, r.userIds.map((u) => u.toHexString())]));
   }
+  if (doc.attachments && doc.attachments.length > 0) message.attachments = doc.attachments.map(messageAttachmentToWire);
   return message;
 }
 
@@ -111,5 +142,17 @@ export function messageToDoc(message: Message): MessageDoc {
   if (reactions.length > 0) {
     doc.reactions = reactions.map(([emoji, users]) => ({ emoji, userIds: users.map((u) => new Types.ObjectId(u)) }));
   }
+  if (message.attachments && message.attachments.length > 0) {
+    doc.attachments = message.attachments.map(({ id, ...rest }) => ({ attachmentId: new Types.ObjectId(id), ...rest }));
+  }
   return doc;
+}
+
+function messageAttachmentToWire(doc: MessageAttachmentDoc): Attachment {
+  const attachment: Attachment = { id: doc.attachmentId.toHexString(), name: doc.name, size: doc.size, contentType: doc.contentType, kind: doc.kind };
+  if (doc.width) attachment.width = doc.width;
+  if (doc.height) attachment.height = doc.height;
+  if (doc.durationMs !== undefined && doc.durationMs !== null) attachment.durationMs = doc.durationMs;
+  if (doc.thumbnail) attachment.thumbnail = { width: doc.thumbnail.width, height: doc.thumbnail.height, contentType: doc.thumbnail.contentType };
+  return attachment;
 }

@@ -30,6 +30,8 @@ export interface UserDoc {
    * and revoking them are reads by `_id`.
    */
   sessionIds: Types.ObjectId[];
+  /** Bytes the user's attachments take in the object store, against `ATTACHMENT_QUOTA_BYTES`. */
+  attachmentBytes: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -56,6 +58,7 @@ const userSchema = new Schema<UserDoc>(
     blockedBy: { type: [Schema.Types.ObjectId], default: [] },
     blocksVersion: { type: Number, required: true, default: 0 },
     sessionIds: { type: [Schema.Types.ObjectId], default: [] },
+    attachmentBytes: { type: Number, default: 0 },
   },
   { timestamps: true, versionKey: false },
 );

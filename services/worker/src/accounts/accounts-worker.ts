@@ -9,7 +9,7 @@ import type { Logger } from "@parley/shared/logger";
 import { QUEUE_NAMES, backoffDelay, type AccountJobName, type AccountJobs } from "@parley/shared/queues";
 import { EraseMessagesJobData } from "@parley/shared/schemas";
 
-import { isFinalFailure, parseJobData } from "../jobs.js";
+import { parseJobData, reportJobFailures } from "../jobs.js";
 import type { WorkerMetrics } from "../metrics.js";
 import { AccountNotDeletedError, UnknownAccountError, type MessageEraser } from "./message-eraser.js";
 
@@ -60,14 +60,7 @@ export function createAccountsWorker({ connection, prefix, eraser, log, metrics,
     },
   );
   worker.on("error", (err) => log.error({ err }, "accounts worker error"));
-  worker.on("failed", (job, err) => {
-    const final = isFinalFailure(job, err);
-    metrics.jobFailed(QUEUE_NAMES.accounts, final);
-    const fields = { err, jobId: job?.id, jobName: job?.name, attemptsMade: job?.attemptsMade };
-    if (final) log.error(fields, "account job failed for good; it stays in the failed set for an operator to retry");
-    // The erasure queued just before the account's tombstone is written: not worth a warning.
-    else if (err instanceof AccountNotDeletedError) log.debug(fields, "account job waits for the account's deletion");
-    else log.warn(fields, "account job failed; it will be retried");
-  });
+  // The erasure queued just before the account's tombstone is written waits for it: not worth a warning.
+  reportJobFailures(worker, QUEUE_NAMES.accounts, { metrics, log, what: "account job", quiet: (err) => err instanceof AccountNotDeletedError });
   return worker;
 }
