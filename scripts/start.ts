@@ -67,7 +67,8 @@ try {
       : REDIS_URL
         ? { redisUrl: REDIS_URL }
         : { redisArgs: ["--appendonly", "yes"] }),
-    ...(MONGO_URL ? { mongoUrl: MONGO_URL } : { dataDir: DATA_DIR }),
+    dataDir: DATA_DIR,
+    ...(MONGO_URL ? { mongoUrl: MONGO_URL } : {}),
     jwtSecret: JWT_SECRET ?? localJwtSecret(),
     logLevel: LOG_LEVEL,
     nginxLimits: NGINX_LIMIT_CHOICES[NGINX_LIMITS],

@@ -65,7 +65,7 @@ beforeAll(() => {
 
 describe("docker-compose.yml parses", () => {
   it("with Docker Compose v2's loader and the official compose-spec schema", () => {
-    expect(Object.keys(project.services).sort()).toEqual(["api", "gateway", "grafana", "mongo", "nginx", "prometheus", "redis", "worker"]);
+    expect(Object.keys(project.services).sort()).toEqual(["api", "gateway", "grafana", "mongo", "nginx", "prometheus", "redis", "s3", "s3-init", "worker"]);
   });
 
   it("with Debian's docker-compose, which sees the same services", () => {
@@ -144,6 +144,26 @@ describe("docker-compose.yml wiring", () => {
     }
   });
 
+  it("runs an object store for attachments, with its bucket made before the services start, published for browsers", () => {
+    const s3 = project.services.s3!;
+    expect(s3.image).toMatch(/^ghcr\.io\/versity\/versitygw:v\d+\.\d+\.\d+$/);
+    expect(s3.volumes).toContainEqual(expect.objectContaining({ type: "volume", source: "s3-data", target: "/data" }));
+    expect(s3.ports).toContainEqual(expect.objectContaining({ target: 7070, published: "8081" }));
+    for (const name of ["gateway", "api", "worker"]) {
+      const service = project.services[name]!;
+      expect(service.depends_on?.["s3-init"], name).toEqual(expect.objectContaining({ condition: "service_completed_successfully" }));
+      expect(service.environment, name).toMatchObject({
+        S3_ENDPOINT: "http://s3:7070",
+        S3_PUBLIC_ENDPOINT: "http://localhost:8081",
+        S3_BUCKET: "parley-attachments",
+        S3_FORCE_PATH_STYLE: "true",
+        S3_ACCESS_KEY_ID: expect.any(String),
+        S3_SECRET_ACCESS_KEY: expect.any(String),
+      });
+    }
+    expect(project.services["s3-init"]!.environment).toMatchObject({ PUBLIC_URL: "http://localhost:8080" });
+  });
+
   it("declares every named volume it uses, and uses every one it declares", () => {
     const used = new Set(Object.values(project.services).flatMap((s) => (s.volumes ?? []).filter((v) => v.type === "volume").map((v) => v.source)));
     expect([...used].sort()).toEqual(Object.keys(project.volumes ?? {}).sort());
@@ -159,7 +179,7 @@ describe("environment", () => {
   });
 
   it("documents nothing that no service reads (no typos)", () => {
-    const compose = ["PUBLIC_PORT", "GATEWAYS", "API_REPLICAS", "WORKERS", "GRAFANA_ADMIN_USER", "GRAFANA_ADMIN_PASSWORD", "PROMETHEUS_RETENTION"];
+    const compose = ["PUBLIC_PORT", "GATEWAYS", "API_REPLICAS", "WORKERS", "GRAFANA_ADMIN_USER", "GRAFANA_ADMIN_PASSWORD", "PROMETHEUS_RETENTION", "S3_PUBLIC_PORT"];
     const known = new Set([...allVariables(), ...compose]);
     expect([...mentioned].filter((name) => !known.has(name))).toEqual([]);
   });

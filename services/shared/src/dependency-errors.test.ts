@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 
+import { S3ServiceException } from "@aws-sdk/client-s3";
 import { ConnectionClosedError, Queue } from "bullmq";
 import { Cluster, Redis, ReplyError } from "ioredis";
 import mongoose, { type Connection } from "mongoose";
@@ -15,6 +16,7 @@ import { startFerretDb, type FerretDb } from "../../../scripts/lib/ferretdb.js";
 import { freePort } from "../../../scripts/lib/ports.js";
 import { startRedisServer } from "../../../scripts/lib/redis-server.js";
 import { testDir } from "../../../test/helpers/env.js";
+import { ObjectStorage } from "./attachments/storage.js";
 import { isDependencyUnavailable } from "./dependency-errors.js";
 import { ValidationError, httpStatusOf, toWireError } from "./errors.js";
 
@@ -241,5 +243,30 @@ describe("toWireError and httpStatusOf", () => {
     Object.assign(refusal, { cause: outage });
     expect(toWireError(refusal)).toMatchObject({ code: "VALIDATION" });
     expect(httpStatusOf(refusal)).toBe(400);
+  });
+});
+
+describe("the object store (AWS SDK)", () => {
+  it("a store that does not answer, and a failure on its side; not a refusal", async () => {
+    const port = await freePort();
+    const storage = new ObjectStorage("bucket", {
+      S3_ENDPOINT: `http://127.0.0.1:${port}`,
+      S3_REGION: "us-east-1",
+      S3_ACCESS_KEY_ID: "key",
+      S3_SECRET_ACCESS_KEY: "secret",
+      S3_FORCE_PATH_STYLE: true,
+    });
+    try {
+      const err = await storage.head("some/key").catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(isDependencyUnavailable(err)).toBe(true);
+      expect(toWireError(err).code).toBe("UNAVAILABLE");
+    } finally {
+      storage.close();
+    }
+    const serverSide = new S3ServiceException({ name: "SlowDown", $fault: "server", $metadata: { httpStatusCode: 503 }, message: "Please reduce your request rate." });
+    expect(isDependencyUnavailable(serverSide)).toBe(true);
+    const refusal = new S3ServiceException({ name: "AccessDenied", $fault: "client", $metadata: { httpStatusCode: 403 }, message: "Access Denied" });
+    expect(isDependencyUnavailable(refusal)).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Whether a thrown value means that Redis or MongoDB is unavailable (down, unreachable, restarting,
- * failing over), as opposed to a bug or a refusal. `toWireError` and `httpStatusOf` (errors.ts) answer
+ * Whether a thrown value means that Redis, MongoDB or the object store is unavailable (down,
+ * unreachable, restarting, failing over, overloaded), as opposed to a bug or a refusal. `toWireError` and `httpStatusOf` (errors.ts) answer
  * such a failure `UNAVAILABLE` / 503, which a client may retry, instead of `INTERNAL` / 500.
  *
  * Recognised by shape (the error's `name`, `code`, message and MongoDB error labels), never by
@@ -134,6 +134,8 @@ interface ErrorShape {
   cause?: unknown;
   errors?: unknown;
   lastNodeError?: unknown;
+  /** The AWS SDK's side of a failure: `"client"` (a refusal) or `"server"`. */
+  $fault?: unknown;
 }
 
 /** Whether this one error, wrapped errors aside, says a dependency is unavailable. */
@@ -141,6 +143,9 @@ function says(err: ErrorShape): boolean {
   const name = typeof err.name === "string" ? err.name : "";
   if (UNAVAILABLE_NAMES.has(name)) return true;
   if (typeof err.code === "string" && NETWORK_CODES.has(err.code)) return true;
+  // The object store (AWS SDK): a failure on its side (500 InternalError, 503 SlowDown…), after the
+  // SDK's own retries.
+  if (err.$fault === "server") return true;
   if (name.startsWith("Mongo")) {
     if (typeof err.code === "number" && MONGO_UNAVAILABLE_CODES.has(err.code)) return true;
     if (labelsOf(err).some((label) => UNAVAILABLE_LABELS.includes(label))) return true;

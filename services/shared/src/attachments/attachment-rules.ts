@@ -164,6 +164,5 @@ function sameContainer(a: string, b: string): boolean {
 
 function describe(contentType: string): string {
   const kind = kindOf(contentType);
-  const article = { image: "an image", video: "a video", audio: "an audio file", file: "" }[kind];
-  return kind === "file" ? contentType : `${article} (${contentType})`;
+  return { image: "an image", video: "a video", audio: "an audio file", file: contentType }[kind];
 }
