@@ -31,13 +31,15 @@ const env = z
     JWT_SECRET: z.string().min(32).optional(),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     NGINX_LIMITS: z.enum(["production", "load", "off"]).default("production"),
+    // With a bucket (and the other S3_* settings, which the services read), no local store is started.
+    S3_BUCKET: z.string().min(1).optional(),
   })
   .safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== "")));
 if (!env.success) {
   console.error(`Invalid environment:\n${env.error.issues.map((i) => `  - ${i.path.join(".")}: ${i.message}`).join("\n")}`);
   process.exit(1);
 }
-const { PORT, GATEWAYS, REDIS_URL, REDIS_CLUSTER, REDIS_CLUSTER_NODES, MONGO_URL, JWT_SECRET, LOG_LEVEL, NGINX_LIMITS } = env.data;
+const { PORT, GATEWAYS, REDIS_URL, REDIS_CLUSTER, REDIS_CLUSTER_NODES, MONGO_URL, JWT_SECRET, LOG_LEVEL, NGINX_LIMITS, S3_BUCKET } = env.data;
 const NGINX_LIMIT_CHOICES: Record<typeof NGINX_LIMITS, LocalNginxOptions["limits"]> = {
   production: undefined,
   load: LOAD_GENERATOR_NGINX_LIMITS,
@@ -73,7 +75,7 @@ try {
     logLevel: LOG_LEVEL,
     nginxLimits: NGINX_LIMIT_CHOICES[NGINX_LIMITS],
     // With S3_BUCKET (and the other S3_* settings) in the environment, the services use that store.
-    objectStore: !process.env.S3_BUCKET,
+    objectStore: !S3_BUCKET,
   });
 } catch (err) {
   console.error(`parley failed to start: ${err instanceof Error ? err.message : String(err)}`);
@@ -91,7 +93,7 @@ const rows: [string, string][] = [
   ["worker", `${cluster.worker.url}  pid ${cluster.worker.process?.pid}  metrics ${cluster.worker.metricsUrl}`],
   ["redis", cluster.redisClusterNodes ? `cluster ${cluster.redisClusterNodes}` : cluster.redisUrl],
   ["mongodb", cluster.mongoUrl],
-  ["object store", cluster.objectStore ? `${cluster.objectStore.endpoint}  bucket ${cluster.objectStore.bucket}` : `S3_BUCKET ${process.env.S3_BUCKET}`],
+  ["object store", cluster.objectStore ? `${cluster.objectStore.endpoint}  bucket ${cluster.objectStore.bucket}` : `S3_BUCKET ${S3_BUCKET}`],
   ["logs", join(runDir, "logs")],
 ];
 const width = Math.max(...rows.map(([name]) => name.length));

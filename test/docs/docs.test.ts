@@ -97,7 +97,7 @@ describe("README, Configuration", () => {
 
   it("lists exactly the variables npm start reads", () => {
     const start = readFileSync(join(ROOT, "scripts/start.ts"), "utf8");
-    const read = /const \{ ([A-Z_, ]+) \} = env\.data;/.exec(start)?.[1]?.split(", ");
+    const read = /const \{ ([A-Z0-9_, ]+) \} = env\.data;/.exec(start)?.[1]?.split(", ");
     const documented = tableRows(section(readme, "Quick start")).flatMap(([name = ""]) => codeSpans(name));
     expect(documented.sort()).toEqual(read?.sort());
   });

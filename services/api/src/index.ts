@@ -44,7 +44,7 @@ const accounts = createAccountQueue(redis, config.QUEUE_PREFIX);
 accounts.on("error", (err) => log.error({ err }, "accounts queue error"));
 const attachmentQueue = createAttachmentQueue(redis, config.QUEUE_PREFIX);
 attachmentQueue.on("error", (err) => log.error({ err }, "attachments queue error"));
-const storage = createObjectStorage(config);
+const storage = createObjectStorage(config, log);
 const emitter = createEmitter(redis, log);
 const health = new Health({ redis: redisReady(redis), mongo: mongoReady(mongo) });
 

@@ -49,7 +49,7 @@ export class GatewayProcess {
     queue.on("error", (err) => log.error({ err }, "persist queue error"));
     const attachmentQueue = createAttachmentQueue(redis, config.QUEUE_PREFIX);
     attachmentQueue.on("error", (err) => log.error({ err }, "attachments queue error"));
-    const attachments = { storage: createObjectStorage(config), queue: attachmentQueue };
+    const attachments = { storage: createObjectStorage(config, log), queue: attachmentQueue };
     const health = new Health({ redis: redisReady(redis), mongo: mongoReady(mongo) });
     return new GatewayProcess({ config, log, metrics, redis, models: createModels(mongo), queue, attachments, health }, registry, mongo);
   }

@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   // The unique (conversationId, seq) index is what turns a seq conflict into an error: build it first.
   await Promise.all([models.Message.init(), models.Conversation.init(), models.Receipt.init(), models.Attachment.init()]);
 
-  const storage = createObjectStorage(config);
+  const storage = createObjectStorage(config, log);
   const worker = createWorker({ queueRedis, redis, models, config, log, metrics, storage });
 
   const health = new Health({ redis: redisReady(redis), mongo: mongoReady(mongo) });

@@ -17,6 +17,7 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { z } from "zod";
 
 import { boolVar } from "../config.js";
+import type { Logger } from "../logger.js";
 
 /** The storage settings, read by every service that touches attachments (gateway, API, worker). */
 export const storageConfigShape = {
@@ -193,8 +194,23 @@ function isMissing(err: unknown): boolean {
   return err instanceof S3ServiceException && (err.name === "NoSuchKey" || err.name === "NotFound" || err.$metadata.httpStatusCode === 404);
 }
 
-/** The store of `config`, or undefined when attachments are off (no `S3_BUCKET`). */
-export function createObjectStorage(config: StorageConfig): ObjectStorage | undefined {
+/** The Node.js major that the AWS SDK's releases from January 2027 require. */
+const SDK_NODE_MAJOR = 22;
+
+/**
+ * The store of `config`, or undefined when attachments are off (no `S3_BUCKET`). On Node.js before
+ * {@link SDK_NODE_MAJOR}, the SDK's own notice of that would be a plain line on stderr in the middle of
+ * the JSON logs: it is logged once as a structured warning instead.
+ */
+export function createObjectStorage(config: StorageConfig, log: Logger): ObjectStorage | undefined {
   const { S3_BUCKET, ...rest } = config;
-  return S3_BUCKET ? new ObjectStorage(S3_BUCKET, rest) : undefined;
+  if (!S3_BUCKET) return undefined;
+  if (Number(process.versions.node.split(".")[0]) < SDK_NODE_MAJOR) {
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+    log.warn(
+      { node: process.version },
+      `AWS SDK releases from January 2027 require Node.js ${SDK_NODE_MAJOR}: the locked version runs here, but upgrade Node.js before upgrading it`,
+    );
+  }
+  return new ObjectStorage(S3_BUCKET, rest);
 }
