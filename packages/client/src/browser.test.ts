@@ -1,6 +1,7 @@
 /**
  * The SDK in a real browser (headless Chromium): the package bundles for the browser, and the
- * IndexedDB outbox keeps a message written before a page reload, which the next page load sends.
+ * IndexedDB outbox keeps a message written before a page reload, which the next page load sends; a
+ * file too (IndexedDB keeps the Blob), uploaded with XMLHttpRequest and its progress, cross-origin.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +13,7 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { CHROMIUM, CHROMIUM_ARGS } from "../../../scripts/lib/chromium.js";
+import { startObjectStore, type FakeObjectStore } from "./testing/object-store.js";
 
 const ORIGIN = "http://parley.test";
 const SRC = dirname(fileURLToPath(import.meta.url));
@@ -29,6 +31,22 @@ interface BrowserSdk {
     open(): Promise<unknown>;
     pending(event: string): { payload: unknown }[];
     fail(event: string, error: { code: string; message: string }): void;
+  };
+}
+
+/** What the file test uses of the SDK in the page. */
+interface FileSdk {
+  createClient(options: { url: string; getToken: () => Promise<string>; storage: unknown; createSocket: unknown }): {
+    conversation(id: string): { sendFile(file: Blob, input: { caption: string }): { clientMsgId: string } };
+    outbox: { get(): { attachments?: { progress: number; file: Blob; name: string }[] }[]; subscribe(fn: () => void): () => void };
+    connect(): Promise<void>;
+    dispose(): Promise<void>;
+  };
+  indexedDbStorage(name: string): unknown;
+  FakeSocket: new () => {
+    factory: unknown;
+    open(): Promise<unknown>;
+    next(event: string): Promise<{ payload: Record<string, unknown>; respond(res: unknown): void }>;
   };
 }
 
@@ -70,7 +88,9 @@ describe("in a browser", () => {
     });
   }, 60_000);
 
+  const servers: FakeObjectStore[] = [];
   afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close()));
     await context?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
   });
@@ -108,4 +128,82 @@ describe("in a browser", () => {
     expect(sent.payloads).toEqual([{ conversationId: "dddddddddddddddddddddddd", clientMsgId: written, content: "written offline", type: "text" }]);
     expect(sent.stored).toEqual([{ id: written, state: "failed", error: "FORBIDDEN", revived: true }]);
   });
+  it("uploads a file with XMLHttpRequest, reporting progress, to another origin; IndexedDB keeps the file across a reload", async () => {
+    const CONV = "dddddddddddddddddddddddd";
+    const SIZE = 8 * 1024 * 1024;
+    // The page and its API on one origin, the object store on another (CORS, as with a real store).
+    const site = await startObjectStore();
+    const objectStore = await startObjectStore();
+    servers.push(site, objectStore);
+    objectStore.throttle(256 * 1024, 20);
+    const script = await bundle();
+    const created: { authorization?: string; body: unknown }[] = [];
+    site.fallback = (req, res, body) => {
+      if (req.url === "/sdk.js") return void res.writeHead(200, { "content-type": "text/javascript" }).end(script);
+      if (req.method === "POST" && req.url === `/api/conversations/${CONV}/attachments`) {
+        const file = JSON.parse(new TextDecoder().decode(body)) as { name: string; size: number; contentType: string };
+        created.push({ authorization: req.headers.authorization, body: file });
+        const answer = {
+          attachment: { id: "f".repeat(24), ...file, kind: "image" },
+          upload: { url: `${objectStore.url}/attachments/photo`, method: "PUT", headers: { "Content-Type": file.contentType }, expiresAt: new Date(Date.now() + 600_000).toISOString() },
+        };
+        return void res.writeHead(201, { "content-type": "application/json" }).end(JSON.stringify(answer));
+      }
+      res.writeHead(200, { "content-type": "text/html" }).end('<!doctype html><script src="/sdk.js"></script>');
+    };
+    const p = await page();
+    await p.goto(`${site.url}/`);
+    const queued = await p.evaluate(
+      async ({ url, conv, size }) => {
+        const { createClient, indexedDbStorage, FakeSocket } = (globalThis as unknown as { parley: FileSdk }).parley;
+        const client = createClient({ url, getToken: async () => "t", storage: indexedDbStorage("files"), createSocket: new FakeSocket().factory });
+        const bytes = Uint8Array.from({ length: size }, (_, i) => (i * 31 + (i >> 8)) & 255);
+        const m = client.conversation(conv).sendFile(new File([bytes], "photo.png", { type: "image/png" }), { caption: "before the reload" });
+        await client.dispose();
+        return m.clientMsgId;
+      },
+      { url: site.url, conv: CONV, size: SIZE },
+    );
+    expect(created).toEqual([]);
+
+    await p.reload();
+    const after = await p.evaluate(async ({ url, conv }) => {
+      const { createClient, indexedDbStorage, FakeSocket } = (globalThis as unknown as { parley: FileSdk }).parley;
+      const socket = new FakeSocket();
+      const client = createClient({ url, getToken: async () => "t", storage: indexedDbStorage("files"), createSocket: socket.factory });
+      const progress: number[] = [];
+      let kept: { isFile: boolean; name: string; size: number; type: string } | undefined;
+      client.outbox.subscribe(() => {
+        const a = client.outbox.get()[0]?.attachments?.[0];
+        if (!a) return;
+        kept ??= { isFile: a.file instanceof File, name: (a.file as File).name, size: a.file.size, type: a.file.type };
+        if (a.progress !== progress.at(-1)) progress.push(a.progress);
+      });
+      const ready = client.connect();
+      await socket.open();
+      await ready;
+      const send = await socket.next("message:send");
+      send.respond({ ok: true, message: { id: "e".repeat(24), conversationId: conv, seq: 1, senderId: "a".repeat(24), clientMsgId: send.payload.clientMsgId, content: "before the reload", type: "image", createdAt: new Date().toISOString() } });
+      await new Promise<void>((resolve) => {
+        const off = client.outbox.subscribe(() => client.outbox.get().length === 0 && (off(), resolve()));
+      });
+      await client.dispose();
+      return { payload: send.payload, progress, kept };
+    }, { url: site.url, conv: CONV });
+
+    expect(after.kept).toEqual({ isFile: true, name: "photo.png", size: SIZE, type: "image/png" });
+    expect(created).toEqual([{ authorization: "Bearer t", body: { name: "photo.png", size: SIZE, contentType: "image/png" } }]);
+    expect(after.payload).toEqual({ conversationId: CONV, clientMsgId: queued, content: "before the reload", type: "image", attachmentIds: ["f".repeat(24)] });
+    const expected = Uint8Array.from({ length: SIZE }, (_, i) => (i * 31 + (i >> 8)) & 255);
+    expect(Buffer.compare(objectStore.objects.get("/attachments/photo") ?? new Uint8Array(), expected)).toBe(0);
+    const put = objectStore.requests.find((r) => r.method === "PUT");
+    expect(put?.headers.authorization).toBeUndefined();
+    // Cross-origin (Playwright's routing answers the CORS preflight itself, so it never reaches the store).
+    expect(put?.headers.origin).toBe(site.url);
+    // Progress as XMLHttpRequest reports it: from 0, never backwards, through values between, to 1.
+    expect(after.progress[0]).toBe(0);
+    expect(after.progress.at(-1)).toBe(1);
+    expect(after.progress).toEqual([...after.progress].sort((a, b) => a - b));
+    expect(after.progress.some((x) => x > 0 && x < 1)).toBe(true);
+  }, 60_000);
 });

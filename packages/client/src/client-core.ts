@@ -5,6 +5,10 @@
  */
 import type { ConversationView, Message } from "@parley/protocol";
 
+import { AttachmentLinks, type Attachments } from "./attachments/attachment-links.js";
+import { sendWithAttachments } from "./attachments/attachment-sender.js";
+import type { AttachmentsApi } from "./attachments/attachments-api.js";
+import { putFile } from "./attachments/put-file.js";
 import { createCalls, CALL_EVENTS, type CallPayload, type Calls } from "./calls/calls.js";
 import { Connection, type ConnectionSnapshot } from "./connection/connection.js";
 import { createTokenSource, DisposedError, type TokenProvider, type TokenSource } from "./connection/token-source.js";
@@ -71,12 +75,17 @@ export interface RealtimeClient {
   presence(userIds: readonly string[]): PresenceHandle;
   /** Call signaling. */
   readonly calls: Calls;
+  /** Download URLs of attachments. */
+  readonly attachments: Attachments;
   /** Closes the socket and frees every timer and listener; pending messages stay in the storage. */
   dispose(): Promise<void>;
 }
 
+/** The REST calls the realtime client needs. */
+export type CoreApi = ConversationsApi & AttachmentsApi;
+
 /** Builds the realtime client on `api` (the REST calls it needs) and `tokens`. */
-export function buildRealtimeClient(options: ClientOptions, api: ConversationsApi, tokens: TokenSource = createTokenSource(options.getToken)): RealtimeClient {
+export function buildRealtimeClient(options: ClientOptions, api: CoreApi, tokens: TokenSource = createTokenSource(options.getToken)): RealtimeClient {
   const timers = createTimers();
   const logger = options.logger ?? silentLogger;
   const random = Math.random;
@@ -115,15 +124,19 @@ export function buildRealtimeClient(options: ClientOptions, api: ConversationsAp
   const outbox = new Outbox({
     ...common,
     storage: options.storage ?? memoryStorage(),
-    send: async (m) => {
-      const { message } = await request("message:send", {
-        conversationId: m.conversationId,
-        clientMsgId: m.clientMsgId,
-        content: m.content,
-        type: m.type,
-        ...(m.replyToId !== undefined && { replyToId: m.replyToId }),
-      });
-      return message;
+    send: (m, context) => {
+      const emit = async (local: LocalMessage, attachmentIds?: string[]): Promise<Message> => {
+        const { message } = await request("message:send", {
+          conversationId: local.conversationId,
+          clientMsgId: local.clientMsgId,
+          content: local.content,
+          type: local.type,
+          ...(local.replyToId !== undefined && { replyToId: local.replyToId }),
+          ...(attachmentIds && { attachmentIds }),
+        });
+        return message;
+      };
+      return m.attachments?.length ? sendWithAttachments(m, context, { api, put: putFile }, emit) : emit(m);
     },
     onSent: (message) => {
       conversations.get(message.conversationId)?.sent(message);
@@ -131,6 +144,7 @@ export function buildRealtimeClient(options: ClientOptions, api: ConversationsAp
     },
   });
   const presence = new PresenceTracker({ ...common, request });
+  const attachments = new AttachmentLinks(api);
   const { calls, events: callEvents } = createCalls({ request, sleep: (ms) => timers.sleep(ms) });
 
   const onListed = (views: readonly ConversationView[]): void => {
@@ -214,6 +228,7 @@ export function buildRealtimeClient(options: ClientOptions, api: ConversationsAp
       return presence.track(userIds);
     },
     calls,
+    attachments,
     dispose() {
       disposed ??= (async () => {
         connection.dispose();
@@ -221,6 +236,7 @@ export function buildRealtimeClient(options: ClientOptions, api: ConversationsAp
         list.dispose();
         conversations.clear();
         callEvents.clear();
+        attachments.clear();
         tokens.dispose();
         timers.clear();
         await outbox.flush();

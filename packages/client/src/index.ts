@@ -12,6 +12,7 @@
  * const chat = client.conversation(conversationId);
  * chat.messages.subscribe(() => render(chat.messages.get()));
  * chat.send({ content: "hello" });
+ * chat.sendFile(file, { caption: "the view" });
  */
 
 // The client
@@ -29,6 +30,11 @@ export type { MessagesSnapshot, ReceiptsSnapshot } from "./conversations/convers
 export type { Discontinuity } from "./conversations/sync.js";
 export type { TimelineMessage } from "./conversations/timeline.js";
 export type { ConversationList } from "./conversation-list/conversation-list.js";
+
+// Attachments
+export type { Attachments, AttachmentUrlOptions } from "./attachments/attachment-links.js";
+export type { AttachmentVariant } from "./attachments/attachments-api.js";
+export type { LocalAttachment, SendFileInput } from "./attachments/local-attachment.js";
 
 // Outbox
 export type { LocalMessage, SendInput, SendState } from "./outbox/local-message.js";
@@ -71,4 +77,4 @@ export {
 } from "./auth.js";
 
 // The protocol types an app meets
-export type { ConversationView, Message, Presence, SyncResult, ServerToClientEvents, ClientToServerEvents } from "@parley/protocol";
+export type { Attachment, AttachmentKind, ConversationView, Message, Presence, SyncResult, ServerToClientEvents, ClientToServerEvents } from "@parley/protocol";

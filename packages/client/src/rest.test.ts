@@ -14,7 +14,7 @@ import { useApi } from "../../../services/api/src/testing/api-harness.js";
 import { ParleyError } from "./errors.js";
 import { createRestClient, type RestClient } from "./rest.js";
 
-const api = useApi("rest-client");
+const api = useApi("rest-client", { objectStore: true });
 const PASSWORD = "a password of the rest client";
 
 /** The ParleyError `promise` rejects with. */
@@ -168,6 +168,8 @@ describe("the route table", () => {
     await call(rest, "members.remove", { params: { id: conversation.id, userId: carol.user.id } });
     await call(rest, "messages.post", { params: { id: conversation.id }, body: { clientMsgId: "t-1", content: "one", type: "text" } });
     await call(rest, "messages.history", { params: { id: conversation.id } });
+    const { attachment } = await call(rest, "attachments.create", { params: { id: conversation.id }, body: { name: "a.txt", size: 3, contentType: "text/plain" } });
+    await call(rest, "attachments.get", { params: { id: attachment.id }, query: { redirect: "false" } });
     await call(rest, "conversations.get", { params: { id: conversation.id } });
     await call(rest, "conversations.list", {});
     await call(rest, "account.export", {});

@@ -3,9 +3,10 @@
  * input and answer typed by the route's schemas. The server validates; the client checks nothing beyond
  * what TypeScript does. Browser-safe: the global `fetch`, no Node built-ins.
  */
-import { endpoints, ERROR_CODES, type Endpoint, type ErrorCode, type RouteInput, type RouteName, type RouteOutput, type WireError } from "@parley/protocol";
+import { endpoints, ERROR_CODES, type Endpoint, type RouteInput, type RouteName, type RouteOutput, type WireError } from "@parley/protocol";
 
 import { ParleyError, toParleyError } from "./errors.js";
+import { codeOfStatus, parseRetryAfter } from "./lib/http.js";
 
 /** Options of {@link createRestClient}. */
 export interface RestClientOptions {
@@ -136,23 +137,4 @@ async function wireErrorOf(res: Response): Promise<WireError> {
   if (error && typeof error.code === "string" && KNOWN_CODES.has(error.code) && typeof error.message === "string") return error as WireError;
   // Not parley's answer (a proxy's page, a newer code): the status says what it can.
   return { code: codeOfStatus(res.status), message: typeof error?.message === "string" ? error.message : `The server answered ${res.status}` };
-}
-
-function codeOfStatus(status: number): ErrorCode {
-  if (status === 401) return "AUTH_REQUIRED";
-  if (status === 403) return "FORBIDDEN";
-  if (status === 404) return "NOT_FOUND";
-  if (status === 409) return "CONFLICT";
-  if (status === 429) return "RATE_LIMITED";
-  if (status === 502 || status === 503 || status === 504) return "UNAVAILABLE";
-  if (status >= 500) return "INTERNAL";
-  return "VALIDATION";
-}
-
-/** `Retry-After` (seconds, or an HTTP date) in milliseconds from now. */
-function parseRetryAfter(header: string | null): number | undefined {
-  if (header === null || header.trim() === "") return undefined;
-  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }

@@ -229,9 +229,10 @@ export class ConversationState {
   /** A full new state (`message:updated`, an ack of edit, delete or react). */
   updated(message: Message): void {
     const s = this.messages.get();
-    const held = s.items.find((m) => m.id === message.id);
-    // Only states of messages held: others arrive with their latest state when loaded.
-    if (held) this.set({ items: mergeMessages(s.items, [message]) });
+    if (s.items.some((m) => m.id === message.id)) this.set({ items: mergeMessages(s.items, [message]) });
+    // Above what is held, a state can overtake its own message:new (the worker's description of an
+    // attachment travels another path): it is that message, newer. Older ones arrive when loaded.
+    else if (s.loaded && message.seq > s.last) this.add(message);
   }
 
   /** `message:deleted`. */

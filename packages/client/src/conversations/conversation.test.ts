@@ -143,6 +143,32 @@ describe("a conversation", () => {
     await client.dispose();
   });
 
+  it("keeps attachments, and takes the worker's description (a thumbnail) with a higher rev, even when it overtakes the message", async () => {
+    const { conv, socket, client } = await opened();
+    const photo = { id: "f".repeat(24), name: "beach.jpg", size: 1234, contentType: "image/jpeg", kind: "image" as const };
+    socket.push("message:new", msg(4, { type: "image", content: "", attachments: [photo] }));
+    expect(conv.messages.get().items[3]?.attachments).toEqual([photo]);
+    const described = { ...photo, width: 800, height: 600, thumbnail: { width: 320, height: 240, contentType: "image/webp" } };
+    socket.push("message:updated", msg(4, { type: "image", content: "", rev: 1, attachments: [described] }));
+    expect(conv.messages.get().items[3]?.attachments).toEqual([described]);
+    // A late copy of the first state changes nothing.
+    socket.push("message:new", msg(4, { type: "image", content: "", attachments: [photo] }));
+    expect(conv.messages.get().items[3]?.attachments).toEqual([described]);
+
+    // The description of seq 5 arrives before its message:new: it is that message, and the older state loses.
+    socket.push("message:updated", msg(5, { rev: 1, attachments: [described] }));
+    expect(conv.messages.get()).toMatchObject({ last: 5 });
+    socket.push("message:new", msg(5, { attachments: [photo] }));
+    expect(conv.messages.get().items.map((m) => [m.seq, m.attachments?.[0]?.thumbnail?.width])).toEqual([
+      [1, undefined],
+      [2, undefined],
+      [3, undefined],
+      [4, 320],
+      [5, 320],
+    ]);
+    await client.dispose();
+  });
+
   it("moves an acked message from pending into items as sent, then persisted", async () => {
     const { conv, socket, client } = await opened();
     const local = conv.send({ content: "hello" });

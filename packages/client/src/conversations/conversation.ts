@@ -4,6 +4,7 @@
  */
 import type { Message } from "@parley/protocol";
 
+import { newLocalAttachment, type SendFileInput } from "../attachments/local-attachment.js";
 import type { Outbox } from "../outbox/outbox.js";
 import { newClientMsgId, type LocalMessage, type SendInput } from "../outbox/local-message.js";
 import type { ReceiptSender } from "../receipts/receipt-sender.js";
@@ -28,6 +29,14 @@ export interface Conversation {
    * `failed` when the server refuses it for good. Offline, it waits in the outbox.
    */
   send(input: SendInput): LocalMessage;
+  /**
+   * Queues a message with `file` (a `File` or any `Blob`) and an optional caption, and returns it at
+   * once (`state: "pending"`), like `send`. Its `attachments` hold the local preview (name, size,
+   * contentType, kind guessed from the type, the file itself) and the upload's `progress`, 0 to 1. In
+   * its turn in the outbox the SDK creates the attachment, uploads the bytes straight to the object
+   * store, then sends the message; a retry resumes where it stopped, without uploading again.
+   */
+  sendFile(file: Blob, input?: SendFileInput): LocalMessage;
   /** `send` with `replyToId`. */
   reply(replyToId: string, input: Omit<SendInput, "replyToId">): LocalMessage;
   /** Sends a `failed` message again, with the same `clientMsgId`. */
@@ -75,14 +84,15 @@ export interface HandleDeps {
 export function createConversationHandle({ state, outbox, receipts, request, selfId, onChanged, release }: HandleDeps): Conversation {
   const id = state.id;
   let released = false;
-  const send = (input: SendInput): LocalMessage => {
+  const queue = (input: Required<Pick<SendInput, "content" | "type">> & Pick<SendInput, "replyToId"> & Pick<LocalMessage, "attachments">): LocalMessage => {
     const self = selfId();
     const message: LocalMessage = {
       clientMsgId: newClientMsgId(),
       conversationId: id,
       content: input.content,
-      type: input.type ?? "text",
+      type: input.type,
       ...(input.replyToId !== undefined && { replyToId: input.replyToId }),
+      ...(input.attachments && { attachments: input.attachments }),
       ...(self !== undefined && { senderId: self }),
       state: "pending",
       queuedAt: outbox.nextQueuedAt(),
@@ -91,6 +101,7 @@ export function createConversationHandle({ state, outbox, receipts, request, sel
     outbox.add(message);
     return message;
   };
+  const send = (input: SendInput): LocalMessage => queue({ ...input, type: input.type ?? "text" });
   const changed = async (p: Promise<{ message: Message }>): Promise<Message> => {
     const { message } = await p;
     onChanged(message);
@@ -102,6 +113,11 @@ export function createConversationHandle({ state, outbox, receipts, request, sel
     receipts: state.receipts,
     typing: state.typing.users,
     send,
+    sendFile: (file, input = {}) => {
+      const attachment = newLocalAttachment(file, input);
+      const type = input.type ?? (attachment.kind === "image" ? "image" : "file");
+      return queue({ content: input.caption ?? "", type, replyToId: input.replyToId, attachments: [attachment] });
+    },
     reply: (replyToId, input) => send({ ...input, replyToId }),
     retry: (clientMsgId) => outbox.retry(clientMsgId),
     discard: (clientMsgId) => outbox.discard(clientMsgId),

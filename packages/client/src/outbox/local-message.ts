@@ -3,6 +3,7 @@
  */
 import type { Message } from "@parley/protocol";
 
+import type { LocalAttachment } from "../attachments/local-attachment.js";
 import type { ParleyError } from "../errors.js";
 
 /**
@@ -13,7 +14,7 @@ import type { ParleyError } from "../errors.js";
 export type SendState = "pending" | "sent" | "persisted" | "failed";
 
 /** A message this client sends: the draft, its `clientMsgId`, and the server's fields once acknowledged. */
-export interface LocalMessage extends Partial<Message> {
+export interface LocalMessage extends Partial<Omit<Message, "attachments">> {
   /** The client's id of the message, the same on every resend: the server deduplicates on it. */
   clientMsgId: string;
   conversationId: string;
@@ -24,6 +25,8 @@ export interface LocalMessage extends Partial<Message> {
   error?: ParleyError;
   /** When it was queued (ms since the epoch); strictly increasing per client: the send order. */
   queuedAt: number;
+  /** Its files (`sendFile`): the local preview, the upload's progress, and the steps done. */
+  attachments?: readonly LocalAttachment[];
 }
 
 /** What `Conversation.send` takes. */

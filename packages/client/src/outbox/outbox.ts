@@ -14,11 +14,25 @@ import { isNoAnswer } from "../transport/requests.js";
 import type { LocalMessage } from "./local-message.js";
 import type { OutboxStorage } from "./storage.js";
 
+/** What a send may do to its message while it runs (the steps of a message with attachments). */
+export interface SendContext {
+  /**
+   * Changes the message in the outbox (and in the stores), written to the storage when `persist`; the
+   * changed message, or undefined when it is no longer in the outbox (discarded) or the client is disposed.
+   */
+  update(change: (message: LocalMessage) => LocalMessage, persist: boolean): LocalMessage | undefined;
+  /** Aborted when the message is discarded or the client disposed. */
+  signal: AbortSignal;
+}
+
 /** What the outbox needs. */
 export interface OutboxDeps extends Runtime {
   storage: OutboxStorage;
-  /** Sends one message (`message:send` with an ack timeout): the acknowledged message, or a ParleyError. */
-  send: (message: LocalMessage) => Promise<Message>;
+  /**
+   * Sends one message (`message:send` with an ack timeout, after uploading its attachments): the
+   * acknowledged message, or a ParleyError.
+   */
+  send: (message: LocalMessage, context: SendContext) => Promise<Message>;
   /** A message was acknowledged; runs before it leaves the outbox. */
   onSent: (message: Message, local: LocalMessage) => void;
 }
@@ -28,6 +42,8 @@ export class Outbox {
   private readonly store = createStore<readonly LocalMessage[]>([]);
   private readonly draining = new Set<string>();
   private readonly attempts = new Map<string, number>();
+  /** The sends running now, by clientMsgId, to abort an upload when its message is discarded. */
+  private readonly inflight = new Map<string, AbortController>();
   private writes: Promise<void> = Promise.resolve();
   private lastQueuedAt = 0;
   private disposed = false;
@@ -87,6 +103,7 @@ export class Outbox {
   discard(clientMsgId: string): void {
     if (!this.find(clientMsgId)) return;
     this.remove(clientMsgId);
+    this.inflight.get(clientMsgId)?.abort();
   }
 
   /** A session is ready: sends what waits, in every conversation. */
@@ -103,6 +120,7 @@ export class Outbox {
   /** Stops sending; pending messages stay in the storage for the next client. */
   dispose(): void {
     this.disposed = true;
+    for (const controller of this.inflight.values()) controller.abort();
   }
 
   private drain(conversationId: string): void {
@@ -124,11 +142,22 @@ export class Outbox {
     const { clientMsgId } = message;
     const attempt = this.attempts.get(clientMsgId) ?? 0;
     this.attempts.set(clientMsgId, attempt + 1);
+    const controller = new AbortController();
+    this.inflight.set(clientMsgId, controller);
+    const update: SendContext["update"] = (change, persist) => {
+      const current = this.find(clientMsgId);
+      if (!current || this.disposed) return undefined;
+      const next = change(current);
+      this.replace(next, persist);
+      return next;
+    };
     let sent: Message;
     try {
-      sent = await this.deps.send(message);
+      sent = await this.deps.send(message, { update, signal: controller.signal });
     } catch (err) {
       return this.onError(clientMsgId, toParleyError(err), attempt);
+    } finally {
+      this.inflight.delete(clientMsgId);
     }
     this.attempts.delete(clientMsgId);
     this.deps.onSent(sent, message);
@@ -157,9 +186,10 @@ export class Outbox {
     return this.store.get().find((m) => m.clientMsgId === clientMsgId);
   }
 
-  private replace(message: LocalMessage): void {
+  /** Puts `message` in place of its older state; writes it to the storage unless `persist` is false. */
+  private replace(message: LocalMessage, persist = true): void {
     this.store.set(this.store.get().map((m) => (m.clientMsgId === message.clientMsgId ? message : m)));
-    this.persist(message);
+    if (persist) this.persist(message);
   }
 
   private remove(clientMsgId: string): void {

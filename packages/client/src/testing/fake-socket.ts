@@ -27,6 +27,7 @@ export class FakeSocket implements ClientSocket {
   readonly volatiles: { event: string; payload: unknown }[] = [];
   private readonly listeners = new Map<string, Set<(...args: unknown[]) => void>>();
   private readonly inflight = new Set<(err: NoAnswerError) => void>();
+  private readonly requestWatchers = new Set<() => void>();
 
   readonly factory: SocketFactory = (options) => {
     this.options = options;
@@ -81,6 +82,7 @@ export class FakeSocket implements ClientSocket {
       };
       this.inflight.add(fail);
       this.requests.push(req);
+      for (const watch of [...this.requestWatchers]) watch();
     });
   }
 
@@ -135,6 +137,25 @@ export class FakeSocket implements ClientSocket {
   /** Requests of `event` not answered yet. */
   pending(event: keyof ClientToServerEvents): FakeRequest[] {
     return this.requests.filter((r) => r.event === event && !r.answered);
+  }
+
+  /** Resolves with the oldest open request of `event` once there is one (real timers: rejects after `ms`). */
+  next(event: keyof ClientToServerEvents, ms = 10_000): Promise<FakeRequest> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const req = this.pending(event)[0];
+        if (!req) return;
+        this.requestWatchers.delete(check);
+        clearTimeout(timer);
+        resolve(req);
+      };
+      const timer = setTimeout(() => {
+        this.requestWatchers.delete(check);
+        reject(new Error(`no ${event} request came`));
+      }, ms);
+      this.requestWatchers.add(check);
+      check();
+    });
   }
 
   /** Answers the oldest open request of `event` with `{ ok: true, ...result }`. */

@@ -1,11 +1,14 @@
 /**
  * A realtime client on a {@link FakeSocket} and a fake REST API, for unit tests.
  */
-import type { ConversationView, Message } from "@parley/protocol";
+import type { AttachmentCreated, AttachmentLink, ConversationView, CreateAttachmentBody, Message, WireError } from "@parley/protocol";
 import { vi } from "vitest";
 
-import { buildRealtimeClient, type ClientOptions } from "../client-core.js";
-import type { ConversationsApi, HistoryPage } from "../conversations/history.js";
+import type { AttachmentVariant } from "../attachments/attachments-api.js";
+import { kindOf } from "../attachments/local-attachment.js";
+import { buildRealtimeClient, type ClientOptions, type CoreApi } from "../client-core.js";
+import type { HistoryPage } from "../conversations/history.js";
+import { ParleyError } from "../errors.js";
 import { FakeSocket, USER } from "./fake-socket.js";
 
 export { USER } from "./fake-socket.js";
@@ -50,8 +53,11 @@ export function view(id: string, over: Partial<ConversationView> = {}): Conversa
   };
 }
 
+/** Attachments created by every FakeApi of the process: ids stay unique across the tests of a file. */
+let attachmentCount = 0;
+
 /** A REST API whose answers the test sets. */
-export class FakeApi implements ConversationsApi {
+export class FakeApi implements CoreApi {
   views: ConversationView[] = [];
   /** Every message the "server" has, by conversation; history pages are cut from them. */
   messages = new Map<string, Message[]>();
@@ -69,6 +75,40 @@ export class FakeApi implements ConversationsApi {
     const page = all.slice(-(query.limit ?? 50));
     const first = page[0];
     return Promise.resolve({ messages: page, nextBefore: first && all[0] !== first ? first.seq : null });
+  }
+
+  /** Where presigned uploads and downloads point (a test's object store). */
+  storeUrl = "http://127.0.0.1:1";
+  /** How long presigned uploads and downloads stay valid. */
+  uploadTtlMs = 600_000;
+  linkTtlMs = 300_000;
+  /** Every attachment created, in order. */
+  created: ({ conversationId: string; id: string } & CreateAttachmentBody)[] = [];
+  /** Errors the next `createAttachment` calls answer with, in order. */
+  createErrors: WireError[] = [];
+  linkCalls: { id: string; variant: AttachmentVariant }[] = [];
+  /** Answers of `attachmentLink` the test holds back (with `holdLinks`): it answers them itself. */
+  heldLinks: { id: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  holdLinks = false;
+
+  createAttachment(conversationId: string, body: CreateAttachmentBody): Promise<AttachmentCreated> {
+    const error = this.createErrors.shift();
+    if (error) return Promise.reject(new ParleyError(error));
+    const id = `a${(++attachmentCount).toString(16).padStart(23, "0")}`;
+    this.created.push({ conversationId, id, ...body });
+    const expiresAt = new Date(Date.now() + this.uploadTtlMs).toISOString();
+    return Promise.resolve({
+      attachment: { id, name: body.name, size: body.size, contentType: body.contentType, kind: kindOf(body.contentType) },
+      upload: { url: `${this.storeUrl}/attachments/${id}?X-Amz-Signature=fake`, method: "PUT", headers: { "Content-Type": body.contentType }, expiresAt },
+    });
+  }
+
+  attachmentLink(id: string, variant: AttachmentVariant): Promise<AttachmentLink> {
+    this.linkCalls.push({ id, variant });
+    const n = this.linkCalls.length;
+    const link = { url: `${this.storeUrl}/attachments/${id}/${variant}?n=${n}`, expiresAt: new Date(Date.now() + this.linkTtlMs).toISOString() };
+    if (!this.holdLinks) return Promise.resolve(link);
+    return new Promise((resolve, reject) => this.heldLinks.push({ id, resolve: () => resolve(link), reject }));
   }
 }
 
