@@ -1,8 +1,8 @@
 /**
  * The web app (packages/web): built by Vite into packages/web/dist for nginx to serve at `/`, again
  * only when what goes into it changed: its sources, the built SDK and protocol it bundles (tsc -b's
- * output, so build after tsc), and the locked dependency versions. A hash of those is kept beside the
- * build, as scripts/setup.mjs does for the Go tools.
+ * output, so build after tsc), the locked dependency versions, and this file. A hash of those is kept
+ * beside the build, as scripts/setup.mjs does for the Go tools.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -37,6 +37,8 @@ export function webSourceHash(): string {
     ...filesUnder(join(ROOT, "packages/client/dist")).filter((path) => path.endsWith(".js")),
     ...filesUnder(join(ROOT, "packages/protocol/dist")).filter((path) => path.endsWith(".js")),
     join(ROOT, "package-lock.json"),
+    // How it is built.
+    join(ROOT, "scripts/lib/web.ts"),
   ];
   const hash = createHash("sha256");
   for (const path of inputs) hash.update(relative(ROOT, path)).update("\0").update(readFileSync(path)).update("\0");
@@ -64,6 +66,8 @@ export function ensureWebBuild(log: (message: string) => void = () => {}): boole
   const out = join(WEB_DIR, `dist.build-${process.pid}`);
   const result = spawnSync(process.execPath, [vite, "build", "--outDir", out, "--emptyOutDir", "--logLevel", "warn"], {
     cwd: WEB_DIR,
+    // vitest's NODE_ENV=test would make Vite bundle React's development build.
+    env: { ...process.env, NODE_ENV: "production" },
     stdio: ["ignore", "inherit", "inherit"],
   });
   if (result.status !== 0) {
