@@ -10,7 +10,7 @@ export function AuthScreen() {
   const [mode, setMode] = useState<Mode>("login");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
-  const ids = { username: useId(), password: useId(), displayName: useId(), hint: useId() };
+  const ids = { title: useId(), username: useId(), password: useId(), displayName: useId(), hint: useId() };
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -34,8 +34,8 @@ export function AuthScreen() {
   return (
     <main className="auth">
       <h1 className="brand">parley</h1>
-      <form className="card auth-form" onSubmit={submit} aria-labelledby={`${ids.username}-title`}>
-        <h2 id={`${ids.username}-title`}>{registering ? "Create an account" : "Log in"}</h2>
+      <form className="card auth-form" onSubmit={submit} aria-labelledby={ids.title}>
+        <h2 id={ids.title}>{registering ? "Create an account" : "Log in"}</h2>
         <label htmlFor={ids.username}>Username</label>
         <input
           id={ids.username}
