@@ -9,10 +9,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "../../scripts/lib/chromium.js";
 import { useCluster } from "../helpers/cluster.js";
 
+/** Short sessions, so that the app has to refresh them while the tests run. */
+const ACCESS_TOKEN_TTL_SECONDS = 20;
+
 const fixture = useCluster("web", {
-  // A message waits up to this long for the worker's batch: "sent" stays on screen long enough to be
-  // seen between "pending" and "persisted", whatever the machine's load.
-  envFor: { worker: { PERSIST_BATCH_WAIT_MS: "300" } },
+  env: { ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TOKEN_TTL_SECONDS) },
+  envFor: {
+    // A message waits up to this long for the worker's batch: "sent" stays on screen long enough to be
+    // seen between "pending" and "persisted", whatever the machine's load.
+    worker: { PERSIST_BATCH_WAIT_MS: "300" },
+    // Sockets are told 10 s before their token expires: the app refreshes halfway through its life.
+    gateway: { SESSION_EXPIRY_WARNING_SECONDS: "10" },
+  },
 });
 
 /** Generous for a loaded machine, far below the test's timeout. */
@@ -77,39 +85,73 @@ async function gatewayNodeOf({ page }: Person): Promise<string> {
 
 /** What the page functions below use of the browser (this file is compiled without the DOM's types). */
 interface PageGlobals {
-  document: { body: unknown; querySelectorAll(selector: string): Iterable<PageElement> };
+  document: { body: unknown; querySelector(selector: string): PageElement | null; querySelectorAll(selector: string): Iterable<PageElement> };
+  localStorage: { getItem(key: string): string | null };
   MutationObserver: new (callback: () => void) => { observe(target: unknown, options: Record<string, boolean>): void };
-  sendStates: Record<string, string[]>;
+  seen: Seen;
 }
 interface PageElement {
   textContent: string | null;
   querySelector(selector: string): PageElement | null;
   getAttribute(name: string): string | null;
 }
+/** What {@link recordChanges} saw. */
+interface Seen {
+  /** Text of an own message → the names its send-state icon had, in order. */
+  sendStates: Record<string, string[]>;
+  /** The kinds the connection banner had, in order ("" for none shown). */
+  banner: string[];
+}
 
 /**
- * Records, from now on, the names of the send-state icon of each own message (by its text) as the page
- * changes them: the transitions themselves, however quickly they follow each other.
+ * Records, from now on, the states the page shows as it changes them: each own message's send-state
+ * icon (by the message's text) and the connection banner; the transitions themselves, however quickly
+ * they follow each other.
  */
-async function recordSendStates({ page }: Person): Promise<void> {
+async function recordChanges({ page }: Person): Promise<void> {
   await page.evaluate(() => {
     const win = globalThis as unknown as PageGlobals;
-    const seen: Record<string, string[]> = (win.sendStates = {});
+    const seen: Seen = (win.seen = { sendStates: {}, banner: [] });
+    const push = (list: string[], value: string) => list.at(-1) !== value && list.push(value);
     const record = () => {
       for (const item of win.document.querySelectorAll("li.message.mine")) {
         const text = item.querySelector(".content")?.textContent ?? "";
-        const state = item.querySelector('[data-testid="send-state"]')?.getAttribute("aria-label") ?? "";
-        const states = (seen[text] ??= []);
-        if (states.at(-1) !== state) states.push(state);
+        push((seen.sendStates[text] ??= []), item.querySelector('[data-testid="send-state"]')?.getAttribute("aria-label") ?? "");
       }
+      push(seen.banner, win.document.querySelector('[data-testid="connection-banner"]')?.getAttribute("data-kind") ?? "");
     };
     new win.MutationObserver(record).observe(win.document.body, { subtree: true, childList: true, attributes: true, characterData: true });
     record();
   });
 }
 
-async function sendStatesOf({ page }: Person, text: string): Promise<string[]> {
-  return page.evaluate((t) => (globalThis as unknown as PageGlobals).sendStates[t] ?? [], text);
+async function seenOn({ page }: Person): Promise<Seen> {
+  return page.evaluate(() => (globalThis as unknown as PageGlobals).seen);
+}
+
+/** The access token the app keeps in localStorage (session.ts), and its session. */
+async function storedSessionOf({ page }: Person): Promise<{ accessToken: string; sessionId: string }> {
+  return page.evaluate(() => JSON.parse((globalThis as unknown as PageGlobals).localStorage.getItem("parley.session") ?? "null"));
+}
+
+/** Resolves once the app stored an access token other than `token`: it refreshed the session. */
+async function refreshedFrom({ page }: Person, token: string): Promise<string> {
+  const handle = await page.waitForFunction(
+    (old) => {
+      const stored = JSON.parse((globalThis as unknown as PageGlobals).localStorage.getItem("parley.session") ?? "null") as { accessToken?: string } | null;
+      return stored?.accessToken && stored.accessToken !== old ? stored.accessToken : false;
+    },
+    token,
+    { timeout: 2 * ACCESS_TOKEN_TTL_SECONDS * 1000, polling: 200 },
+  );
+  return (await handle.jsonValue()) as string;
+}
+
+/** Opens the direct chat with `username` through the search. */
+async function openDirectChat({ page }: Person, username: string): Promise<void> {
+  await page.getByLabel("Find a user").fill(username);
+  await page.getByRole("button", { name: `Chat with ${username} (@${username})` }).click();
+  await page.getByRole("heading", { name: username }).waitFor();
 }
 
 /** The own message `text` once it shows `state` (by its icon's name). */
@@ -144,20 +186,18 @@ describe("the web app", () => {
     expect(gateways[0]).not.toBe(gateways[1]);
 
     // Ada finds Bob and opens their direct chat.
-    await ada.page.getByLabel("Find a user").fill(bobName);
-    await ada.page.getByRole("button", { name: `Chat with ${bobName} (@${bobName})` }).click();
-    await ada.page.getByRole("heading", { name: bobName }).waitFor();
+    await openDirectChat(ada, bobName);
     const adaList = ada.page.getByRole("navigation", { name: "Conversations" });
     await adaList.getByRole("button", { name: new RegExp(bobName) }).getByRole("img", { name: "online" }).waitFor();
 
     // She writes: clock, then check, then double check.
-    await recordSendStates(ada);
+    await recordChanges(ada);
     const box = ada.page.getByRole("textbox", { name: "Message" });
     await box.fill("hello bob");
     await box.press("Enter");
     expect(await box.inputValue()).toBe("");
     await ownMessage(ada, "hello bob", "Saved").waitFor();
-    expect(await sendStatesOf(ada, "hello bob")).toEqual(["Sending", "Sent", "Saved"]);
+    expect((await seenOn(ada)).sendStates["hello bob"]).toEqual(["Sending", "Sent", "Saved"]);
 
     // Bob has it unread in his list, until he opens the conversation.
     const bobList = bob.page.getByRole("navigation", { name: "Conversations" });
@@ -172,13 +212,13 @@ describe("the web app", () => {
     await bobBox.pressSequentially("hi ada");
     const typing = ada.page.getByTestId("typing");
     await typing.filter({ hasText: `${bobName} is typing…` }).waitFor();
-    await recordSendStates(bob);
+    await recordChanges(bob);
     await bobBox.press("Enter");
     await ada.page.getByRole("log", { name: "Messages" }).getByText("hi ada").waitFor();
     await typing.filter({ hasText: "typing" }).waitFor({ state: "detached" });
     expect(await typing.textContent()).toBe("");
     await ownMessage(bob, "hi ada", "Saved").waitFor();
-    expect(await sendStatesOf(bob, "hi ada")).toEqual(["Sending", "Sent", "Saved"]);
+    expect((await seenOn(bob)).sendStates["hi ada"]).toEqual(["Sending", "Sent", "Saved"]);
 
     // Shift+Enter adds a line; Enter sends both lines as one message.
     await box.fill("two");
@@ -198,5 +238,41 @@ describe("the web app", () => {
     await bobRow.getByTestId("unread").waitFor({ state: "detached" });
 
     expect([...ada.problems, ...bob.problems]).toEqual([]);
+  }, 120_000);
+
+  it("keeps the session by itself: tokens refreshed, the socket kept past the first one's expiry, a reload still logged in", async () => {
+    const suffix = Date.now().toString(36);
+    const eveName = `eve-${suffix}`;
+    const eve = await open(1280);
+    await register(eve, eveName);
+    const frank = await open(1280);
+    await register(frank, `frank-${suffix}`);
+    await eve.page.getByTestId("connection-banner").filter({ hasText: /./ }).waitFor({ state: "detached" });
+    await recordChanges(eve);
+    const first = await storedSessionOf(eve);
+
+    // Refreshed twice: the first token has expired by the second refresh (each comes halfway through).
+    const second = await refreshedFrom(eve, first.accessToken);
+    await refreshedFrom(eve, second);
+    const later = await storedSessionOf(eve);
+    expect(later.sessionId).toBe(first.sessionId);
+
+    // Still connected on the same session: a message goes through, to the end.
+    await openDirectChat(eve, `frank-${suffix}`);
+    const box = eve.page.getByRole("textbox", { name: "Message" });
+    await box.fill("after two refreshes");
+    await box.press("Enter");
+    await ownMessage(eve, "after two refreshes", "Saved").waitFor();
+    expect((await seenOn(eve)).banner, "the connection never dropped").toEqual([""]);
+    await frank.page.getByRole("navigation", { name: "Conversations" }).getByRole("button", { name: new RegExp(eveName) }).getByTestId("unread").waitFor();
+
+    // A reload keeps the session, the list and the conversation.
+    await eve.page.reload();
+    const row = eve.page.getByRole("navigation", { name: "Conversations" }).getByRole("button", { name: new RegExp(`frank-${suffix}`) });
+    await row.click();
+    await ownMessage(eve, "after two refreshes", "Sent").waitFor();
+    expect((await storedSessionOf(eve)).sessionId).toBe(first.sessionId);
+
+    expect([...eve.problems, ...frank.problems]).toEqual([]);
   }, 120_000);
 });
