@@ -53,8 +53,8 @@ export function webBuildIsFresh(hash = webSourceHash()): boolean {
 
 /**
  * Builds the app unless {@link WEB_DIST} is fresh; returns whether it built. The build goes to a
- * directory of its own, then takes the place of the old one, so that an nginx serving the old build
- * never sees half of the new one.
+ * directory of its own, then takes the place of the old one by two renames, so that an nginx serving
+ * the old build never serves a half-written one (between the renames it has none, for a moment).
  */
 export function ensureWebBuild(log: (message: string) => void = () => {}): boolean {
   const hash = webSourceHash();
