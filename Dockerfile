@@ -2,8 +2,11 @@
 # One image for the three services; the command picks one:
 #   node services/gateway/dist/index.js | services/api/dist/index.js | services/worker/dist/index.js
 # Build: docker build -t parley .
+# And nginx with the web app (the `web` stage; docker-compose.yml's nginx mounts nginx.conf over it):
+#   docker build --target web -t parley-web .
 
 ARG NODE_IMAGE=node:26-slim
+ARG NGINX_IMAGE=nginx:1.27
 
 # ---- build: install everything, compile TypeScript, then drop dev dependencies --------------------
 FROM ${NODE_IMAGE} AS build
@@ -11,6 +14,7 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/client/package.json packages/client/
+COPY packages/web/package.json packages/web/
 COPY services/shared/package.json services/shared/
 COPY services/gateway/package.json services/gateway/
 COPY services/api/package.json services/api/
@@ -19,9 +23,15 @@ RUN npm install --no-audit --no-fund --ignore-scripts
 COPY packages/ packages/
 COPY services/ services/
 RUN npx tsc -b \
+ && npm run build --workspace @parley/web \
  && npm prune --omit=dev --no-audit --no-fund \
  && find packages services -name '*.test.*' -delete \
  && find packages services -name '*.tsbuildinfo' -delete
+
+# ---- web: nginx serving the built web app at / (static files only; nginx.conf names this root) -----
+FROM ${NGINX_IMAGE} AS web
+COPY --from=build /app/packages/web/dist /usr/share/parley/web
+COPY nginx.conf /etc/nginx/nginx.conf
 
 # ---- runtime: compiled JavaScript and production dependencies only, as an unprivileged user --------
 FROM ${NODE_IMAGE} AS runtime

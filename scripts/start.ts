@@ -1,5 +1,5 @@
 /**
- * `npm start`: runs the local cluster until Ctrl-C.
+ * `npm start`: builds the web app when its sources changed, then runs the local cluster until Ctrl-C.
  *
  * Environment: PORT (nginx, default 8080), GATEWAYS (default 2), REDIS_URL (else a private
  * redis-server with AOF under .data/redis), REDIS_CLUSTER=1 (a private three-master Redis Cluster
@@ -19,6 +19,7 @@ import { z } from "zod";
 import { startCluster, type Cluster } from "./lib/cluster.js";
 import { LOAD_GENERATOR_NGINX_LIMITS, type LocalNginxOptions } from "./lib/nginx.js";
 import { DATA_DIR, RUN_DIR } from "./lib/paths.js";
+import { ensureWebBuild } from "./lib/web.js";
 
 const env = z
   .object({
@@ -57,6 +58,12 @@ function localJwtSecret(): string {
 }
 
 const runDir = join(RUN_DIR, "local");
+try {
+  ensureWebBuild((message) => console.log(`Building: ${message}…`));
+} catch (err) {
+  console.error(`parley failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
 console.log(`Starting parley: nginx on :${PORT}, ${GATEWAYS} gateway(s), api, worker…`);
 let cluster: Cluster;
 try {
@@ -83,7 +90,7 @@ try {
 }
 
 const rows: [string, string][] = [
-  ["public origin", `http://localhost:${cluster.port}  (/api/*, /socket.io/*, /readyz)`],
+  ["public origin", `http://localhost:${cluster.port}  (the web app at /, /api/*, /socket.io/*, /readyz)`],
   ["nginx limits", `${NGINX_LIMITS} per client address (NGINX_LIMITS=production|load|off)`],
   ...cluster.gateways.map((g): [string, string] => [
     g.name,

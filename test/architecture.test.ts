@@ -1,7 +1,8 @@
 /**
  * Architecture rules the compiler does not enforce: no circular imports (within a service or across
- * features), features of the gateway never import one another, and the packages a browser loads
- * (`@parley/protocol`, `@parley/client`) import nothing server-side.
+ * features), features of the gateway never import one another, the packages a browser loads
+ * (`@parley/protocol`, `@parley/client`) import nothing server-side, and the web app reaches parley
+ * only through the SDK.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,15 +20,15 @@ function importsOf(text: string): string[] {
 }
 
 /** The import cycles among the non-test TypeScript files of package `dir` (with its tsconfig). */
-async function cyclesOf(dir: string): Promise<string[][]> {
-  const graph = await madge(join(dir, "src"), { fileExtensions: ["ts"], excludeRegExp: [/\.test\.ts$/], tsConfig: join(dir, "tsconfig.json") });
+async function cyclesOf(dir: string, fileExtensions = ["ts"]): Promise<string[][]> {
+  const graph = await madge(join(dir, "src"), { fileExtensions, excludeRegExp: [/\.test\.ts$/], tsConfig: join(dir, "tsconfig.json") });
   return graph.circular();
 }
 
-/** The non-test TypeScript files under `dir`, recursively. */
-function sourcesUnder(dir: string): string[] {
+/** The non-test TypeScript files (and TSX ones, with `tsx`) under `dir`, recursively. */
+function sourcesUnder(dir: string, { tsx = false } = {}): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile() && e.name.endsWith(".ts") && !e.name.endsWith(".test.ts"))
+    .filter((e) => e.isFile() && (e.name.endsWith(".ts") || (tsx && e.name.endsWith(".tsx"))) && !e.name.endsWith(".test.ts"))
     .map((e) => join(e.parentPath, e.name));
 }
 
@@ -86,5 +87,35 @@ describe("the client package", () => {
 
   it("has no import cycles", async () => {
     expect(await cyclesOf(dir)).toEqual([]);
+  });
+});
+
+describe("the web app", () => {
+  const dir = join(ROOT, "packages/web");
+  const sources = () => sourcesUnder(join(dir, "src"), { tsx: true }).map((file) => ({ file, text: readFileSync(file, "utf8") }));
+
+  it("reaches parley only through @parley/client: no socket, fetch or package of its own", () => {
+    const allowed = new Set(["react", "react-dom/client", "@parley/client", "@parley/protocol"]);
+    const foreign = sources().flatMap(({ file, text }) =>
+      importsOf(text)
+        .filter((spec) => !spec.startsWith("./") && !spec.startsWith("../") && !allowed.has(spec))
+        .map((spec) => `${file}: ${spec}`),
+    );
+    expect(foreign).toEqual([]);
+    const network = sources().filter(({ text }) => /\bfetch\s*\(|\b(XMLHttpRequest|WebSocket|EventSource)\b/.test(text));
+    expect(network.map(({ file }) => file)).toEqual([]);
+  });
+
+  it("takes only types and the protocol version from @parley/protocol, which keeps zod out of its bundle", () => {
+    const values = sources().flatMap(({ text }) =>
+      [...text.matchAll(/import \{([^}]*)\} from "@parley\/protocol"/g)].flatMap((m) =>
+        (m[1] ?? "").split(",").map((name) => name.trim()).filter((name) => name && !name.startsWith("type ")),
+      ),
+    );
+    expect([...new Set(values)]).toEqual(["PROTOCOL_VERSION"]);
+  });
+
+  it("has no import cycles", async () => {
+    expect(await cyclesOf(dir, ["ts", "tsx"])).toEqual([]);
   });
 });

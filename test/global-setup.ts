@@ -1,6 +1,7 @@
 /**
- * Starts one FerretDB for the whole run (unless MONGO_URL points at a real MongoDB). Each test file
- * then works in a database of its own, so no test sees another's data.
+ * Builds the web app when its sources changed, and starts one FerretDB for the whole run (unless
+ * MONGO_URL points at a real MongoDB). Each test file then works in a database of its own, so no test
+ * sees another's data.
  */
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import type { TestProject } from "vitest/node";
 import { startFerretDb } from "../scripts/lib/ferretdb.js";
 import { RUN_DIR, TEST_DIR_ENV } from "../scripts/lib/paths.js";
 import { PID_DIR_ENV, killRecorded } from "../scripts/lib/process.js";
+import { ensureWebBuild } from "../scripts/lib/web.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -20,6 +22,8 @@ declare module "vitest" {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   removeFinishedRuns();
+  // Once for the run, before any cluster's nginx serves it (the browser tests open it).
+  ensureWebBuild((message) => console.error(`global setup: ${message}`));
   const runDir = join(RUN_DIR, `test-${process.pid}`);
   // Inherited by the test workers: every process they start is recorded here until it exits.
   const pidDir = join(runDir, "pids");

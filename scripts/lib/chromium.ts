@@ -1,12 +1,12 @@
 /**
  * Headless Chromium (Debian's package, driven by playwright-core) for the tools and tests that look at a
- * page as a browser shows it: the dashboard's screenshot, the API reference page's test.
+ * page as a browser shows it: the dashboard's screenshot, the API reference page's test, the web app's.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { chromium, type Page } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 
 /** Where `node scripts/setup.mjs --dashboard` (or `--test-tools`) installs Chromium. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -47,4 +47,12 @@ export async function withChromiumPage<T>(use: (page: Page) => Promise<T>, optio
   } finally {
     rmSync(profile, { recursive: true, force: true });
   }
+}
+
+/**
+ * A fresh headless Chromium for tests that need several independent contexts at once (one per user:
+ * each has its own cookies and storage); `close()` it after.
+ */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 }

@@ -278,7 +278,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       { gateways: gateways.map((g) => ({ route: g.route!, port: g.port })), apiPort: api.port },
       port,
       join(dir, "nginx"),
-      { workers: options.nginxWorkers, limits: options.nginxLimits, trustedProxies: options.nginxTrustedProxies },
+      {
+        workers: options.nginxWorkers,
+        limits: options.nginxLimits,
+        trustedProxies: options.nginxTrustedProxies,
+        objectStoreOrigins: objectStorePublicOrigins({ ...process.env, ...common }),
+      },
     );
     started.push({ stop: () => nginx.stop("SIGQUIT", 5_000) });
 
@@ -301,6 +306,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * The origin that presigned URLs name, for the web app's Content-Security-Policy (browsers show and
+ * upload attachments straight from and to the store): `S3_PUBLIC_ENDPOINT`'s, else `S3_ENDPOINT`'s;
+ * undefined (nginx.conf's value stays) for AWS S3's default endpoints.
+ */
+export function objectStorePublicOrigins(env: NodeJS.ProcessEnv): string[] | undefined {
+  const endpoint = env.S3_PUBLIC_ENDPOINT || env.S3_ENDPOINT;
+  return endpoint ? [new URL(endpoint).origin] : undefined;
 }
 
 /** The `S3_*` settings that point the services at `store`. */

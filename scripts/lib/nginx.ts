@@ -2,9 +2,9 @@
  * nginx in front of the local cluster, configured from the root nginx.conf itself, so that the local
  * cluster and the tests run the production locations, timeouts, headers, logs and per-address limits.
  * Only these change: the upstream block (between the `parley-upstreams` markers), the listen address,
- * the paths (pid, logs, temp files) marked `# local:`, the trusted proxies (none unless a caller names
- * some: every local client talks to nginx directly), and the per-address limits when a caller asks
- * ({@link LocalNginxOptions.limits}).
+ * the paths (pid, logs, temp files, the web app's directory) and the object store's origin marked
+ * `# local:`, the trusted proxies (none unless a caller names some: every local client talks to nginx
+ * directly), and the per-address limits when a caller asks ({@link LocalNginxOptions.limits}).
  *
  * Stickiness: the local cluster knows its gateways, so on top of production's affinity cookie it routes
  * exactly: every gateway prefixes its Engine.IO session ids with its ROUTE_ID, and a request carrying
@@ -17,6 +17,7 @@ import { join } from "node:path";
 
 import { ROOT } from "./paths.js";
 import { ManagedProcess, isOk } from "./process.js";
+import { WEB_DIST } from "./web.js";
 
 export interface NginxUpstreams {
   /** Gateways with the ROUTE_ID each one puts in front of its session ids. */
@@ -85,6 +86,17 @@ export interface LocalNginxOptions {
    * @default none: every local client talks to nginx directly
    */
   trustedProxies?: readonly string[] | undefined;
+  /**
+   * The directory of the web app served at `/`.
+   * @default packages/web/dist ({@link WEB_DIST})
+   */
+  webRoot?: string | undefined;
+  /**
+   * Origins of the object store that browsers fetch attachments from and upload them to
+   * (`http://127.0.0.1:<port>` for the local store), allowed by the web app's Content-Security-Policy.
+   * @default nginx.conf's
+   */
+  objectStoreOrigins?: readonly string[] | undefined;
 }
 
 /** The directives that carry each limit, with the value in the second group. */
@@ -191,19 +203,25 @@ ${gateways.map((g) => `  upstream gateway_${g.route} { server 127.0.0.1:${g.port
     keepalive 32;
   }
 `;
-  const local = new Map<string, string>([
+  for (const origin of options.objectStoreOrigins ?? []) {
+    if (!/^https?:\/\/[A-Za-z0-9.:[\]-]+$/.test(origin)) throw new Error(`not an origin (scheme://host[:port]): ${origin}`);
+  }
+  // A marker mapped to undefined keeps nginx.conf's line.
+  const local = new Map<string, string | undefined>([
     ["error_log", `error_log ${join(dir, "error.log")} warn;`],
     ["access_log", `access_log ${join(dir, "access.log")} parley_json;`],
     ["listen", `listen 127.0.0.1:${port};`],
+    ["web_root", `root ${options.webRoot ?? WEB_DIST};`],
+    ["object_store_origins", options.objectStoreOrigins && `default "${options.objectStoreOrigins.join(" ")}";`],
   ]);
   const body = (production.slice(0, begin) + upstreams + production.slice(end))
     .split("\n")
     .map((line) => {
       const marker = /^(\s*).*# local: (\w+)$/.exec(line);
       if (!marker) return line;
+      if (!local.has(marker[2]!)) throw new Error(`unknown '# local:' marker in nginx.conf: ${marker[2]}`);
       const replacement = local.get(marker[2]!);
-      if (!replacement) throw new Error(`unknown '# local:' marker in nginx.conf: ${marker[2]}`);
-      return `${marker[1]}${replacement}`;
+      return replacement === undefined ? line : `${marker[1]}${replacement}`;
     })
     .join("\n");
   const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]

@@ -18,7 +18,7 @@ import { SERVICE_SCHEMAS, allVariables, documentedVariables, requiredVariablesOf
 
 interface ComposeService {
   image?: string;
-  build?: { context: string; dockerfile?: string };
+  build?: { context: string; dockerfile?: string; target?: string };
   command?: string[];
   environment?: Record<string, string | null>;
   expose?: string[];
@@ -144,6 +144,22 @@ describe("docker-compose.yml wiring", () => {
     }
   });
 
+  it("builds nginx from the Dockerfile's web stage, which puts the built web app where nginx.conf serves it", () => {
+    const nginx = project.services.nginx!;
+    expect(nginx.build).toMatchObject({ context: ROOT_OF(project), target: "web" });
+    const root = /^\s*root (\S+); # local: web_root$/m.exec(readFileSync(join(ROOT, "nginx.conf"), "utf8"))?.[1];
+    const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
+    const web = dockerfile.slice(dockerfile.search(/^FROM \S+ AS web$/m));
+    expect(web.slice(0, web.indexOf("\nFROM "))).toContain(`COPY --from=build /app/packages/web/dist ${root}\n`);
+  });
+
+  it("lets the web app reach the object store where the services tell browsers it is", () => {
+    const nginxConf = readFileSync(join(ROOT, "nginx.conf"), "utf8");
+    const allowed = /map \$host \$parley_object_store_origins \{\s*default "([^"]*)";/.exec(nginxConf)?.[1];
+    const published = project.services.api!.environment?.S3_PUBLIC_ENDPOINT;
+    expect(allowed?.split(" ")).toEqual([new URL(published!).origin]);
+  });
+
   it("runs an object store for attachments, with its bucket made before the services start, published for browsers", () => {
     const s3 = project.services.s3!;
     expect(s3.image).toMatch(/^ghcr\.io\/versity\/versitygw:v\d+\.\d+\.\d+$/);
@@ -202,6 +218,12 @@ describe("environment", () => {
 
 describe("Dockerfile", () => {
   const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
+
+  it("builds the web app with the services", () => {
+    const build = dockerfile.slice(0, dockerfile.search(/^FROM \S+ AS web$/m));
+    expect(build).toContain("COPY packages/web/package.json packages/web/\n");
+    expect(build).toMatch(/npx tsc -b \\\n && npm run build --workspace @parley\/web \\\n/);
+  });
 
   it("builds in stages and runs as an unprivileged user with a HEALTHCHECK", () => {
     expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);

@@ -2,8 +2,9 @@
  * What nginx tells the services about the client, and whom it counts: the real nginx, configured from
  * nginx.conf as the local cluster is, in front of an HTTP server that echoes the forwarding headers it
  * receives. Once as shipped (nginx at the edge, trusting no one), once as behind a load balancer on
- * 127.0.0.1 (the setup nginx.conf's comment describes).
+ * 127.0.0.1 (the setup nginx.conf's comment describes). And how it serves the web app's files.
  */
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -97,5 +98,49 @@ describe("nginx behind a trusted load balancer", () => {
     const first = [await from("192.0.2.1"), await from("192.0.2.1"), await from("192.0.2.1"), await from("192.0.2.1")];
     expect(first).toEqual([200, 200, 200, 429]);
     expect(await from("192.0.2.2")).toBe(200);
+  });
+});
+
+describe("nginx serving the web app", () => {
+  const index = '<!doctype html><script type="module" src="/assets/index-0a1b2c3d.js"></script>';
+  const script = `console.log(${JSON.stringify("parley ".repeat(200))});`;
+  let base: string;
+  beforeAll(async () => {
+    const webRoot = testDir("nginx-web");
+    mkdirSync(join(webRoot, "assets"), { recursive: true });
+    writeFileSync(join(webRoot, "index.html"), index);
+    writeFileSync(join(webRoot, "assets", "index-0a1b2c3d.js"), script);
+    base = await nginxInFront({ webRoot, objectStoreOrigins: ["http://127.0.0.1:9000"] });
+  });
+
+  it("answers index.html for / and every path the app routes itself, never from a cache, with its policy", async () => {
+    for (const path of ["/", "/index.html", "/conversations/0123456789abcdef01234567"]) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status, path).toBe(200);
+      expect(await res.text(), path).toBe(index);
+      expect(res.headers.get("content-type"), path).toBe("text/html; charset=utf-8");
+      expect(res.headers.get("cache-control"), path).toBe("no-cache");
+      expect(res.headers.get("x-content-type-options"), path).toBe("nosniff");
+      const csp = res.headers.get("content-security-policy") ?? "";
+      expect(csp, path).toContain("script-src 'self';");
+      for (const directive of ["img-src", "media-src", "connect-src"]) expect(csp, path).toMatch(new RegExp(`${directive} 'self'[^;]* http://127\\.0\\.0\\.1:9000;`));
+    }
+  });
+
+  it("serves the hashed assets with their type, compressed, cached for a year; a missing one is 404", async () => {
+    const res = await fetch(`${base}/assets/index-0a1b2c3d.js`, { headers: { "accept-encoding": "gzip" } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(script);
+    expect(res.headers.get("content-type")).toBe("application/javascript; charset=utf-8");
+    expect(res.headers.get("content-encoding")).toBe("gzip");
+    expect(res.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
+    expect((await fetch(`${base}/assets/index-ffffffff.js`)).status).toBe(404);
+  });
+
+  it("leaves /api/, /socket.io/ and /readyz to the services", async () => {
+    for (const path of ["/api/users/me", "/socket.io/?EIO=4&transport=polling", "/readyz"]) {
+      expect(await call(base, path, {}), path).toEqual({ status: 200, forwardedFor: "127.0.0.1", forwardedProto: "http" });
+    }
   });
 });

@@ -19,6 +19,7 @@ import {
   type LocalNginxOptions,
 } from "../../scripts/lib/nginx.js";
 import { ROOT } from "../../scripts/lib/paths.js";
+import { WEB_DIST } from "../../scripts/lib/web.js";
 import { testDir } from "../helpers/env.js";
 
 const conf = readFileSync(join(ROOT, "nginx.conf"), "utf8");
@@ -133,6 +134,42 @@ describe("nginx.conf at the edge", () => {
   });
 });
 
+describe("nginx.conf serving the web app", () => {
+  it("answers index.html for every path the app routes itself, revalidated at every load", () => {
+    const app = locationBlock("/");
+    expect(app).toContain("try_files $uri /index.html;");
+    expect(app).toContain('add_header Cache-Control "no-cache" always;');
+    expect(conf).toMatch(/^ {4}root \/usr\/share\/parley\/web; # local: web_root$/m);
+  });
+
+  it("caches the content-hashed assets for a year", () => {
+    const assets = locationBlock("/assets/");
+    expect(assets).toContain("try_files $uri =404;");
+    expect(assets).toContain('add_header Cache-Control "public, max-age=31536000, immutable" always;');
+  });
+
+  it("sends a strict Content-Security-Policy, and no sniffing, with the app's pages and assets", () => {
+    for (const match of ["/", "/assets/"]) {
+      const block = locationBlock(match);
+      expect(block, match).toContain("add_header Content-Security-Policy $parley_csp always;");
+      expect(block, match).toContain("add_header X-Content-Type-Options nosniff always;");
+    }
+    const csp = cspOf(conf);
+    expect(csp["default-src"]).toEqual(["'none'"]);
+    expect(csp["script-src"]).toEqual(["'self'"]);
+    expect(csp["style-src"]).toEqual(["'self'"]);
+    for (const directive of ["img-src", "media-src", "connect-src"]) {
+      expect(csp[directive], directive).toEqual(expect.arrayContaining(["'self'", "$parley_object_store_origins"]));
+    }
+    for (const directive of ["frame-ancestors", "base-uri", "object-src"]) expect(csp[directive], directive).toEqual(["'none'"]);
+    expect(Object.values(csp).flat().filter((source) => /unsafe|\*|data:/.test(source))).toEqual([]);
+  });
+
+  it("allows the object store's origin that docker-compose.yml publishes", () => {
+    expect(objectStoreOriginsOf(conf)).toEqual(["http://localhost:8081"]);
+  });
+});
+
 describe("the local cluster's nginx config", () => {
   const upstreams = { gateways: [{ route: "g0", port: 20_001 }, { route: "g1", port: 20_002 }], apiPort: 20_003 };
   const render = (options: LocalNginxOptions, production?: string) => renderLocalNginxConf(upstreams, 20_000, testDir("nginx-local"), options, production);
@@ -157,6 +194,15 @@ describe("the local cluster's nginx config", () => {
     }
   });
 
+  it("serves the built web app, and allows the object store it is given", () => {
+    expect(render({})).toMatch(new RegExp(`^ {4}root ${WEB_DIST};$`, "m"));
+    expect(objectStoreOriginsOf(render({}))).toEqual(objectStoreOriginsOf(conf));
+    const local = render({ webRoot: "/srv/web", objectStoreOrigins: ["http://127.0.0.1:9000", "https://cdn.example.com"] });
+    expect(local).toMatch(/^ {4}root \/srv\/web;$/m);
+    expect(objectStoreOriginsOf(local)).toEqual(["http://127.0.0.1:9000", "https://cdn.example.com"]);
+    expect(() => render({ objectStoreOrigins: ['http://x"; add_header a b'] })).toThrow(/not an origin/);
+  });
+
   it("trusts no proxy, even when nginx.conf was set up to trust one", () => {
     expect(trustedProxies(render({}, withTrustedProxy(conf)))).toEqual({ address: [], scheme: [] });
   });
@@ -179,6 +225,20 @@ function trustedProxies(text: string): { address: string[]; scheme: string[] } {
     address: [...text.matchAll(/^\s*set_real_ip_from (\S+);/gm)].map((m) => m[1]!),
     scheme: [...geo.matchAll(/^\s*(\S+)\s+1;/gm)].map((m) => m[1]!),
   };
+}
+
+/** The web app's Content-Security-Policy in a config: directive → sources. */
+function cspOf(text: string): Record<string, string[]> {
+  const policy = /map \$host \$parley_csp \{\s*default "([^"]+)";/.exec(text)?.[1];
+  if (policy === undefined) throw new Error("no $parley_csp map");
+  return Object.fromEntries(policy.split(";").map((d) => d.trim().split(/\s+/)).filter((d) => d[0]).map(([name, ...sources]) => [name!, sources]));
+}
+
+/** The object store origins a config allows. */
+function objectStoreOriginsOf(text: string): string[] {
+  const origins = /map \$host \$parley_object_store_origins \{\s*default "([^"]*)";/.exec(text)?.[1];
+  if (origins === undefined) throw new Error("no $parley_object_store_origins map");
+  return origins.split(" ").filter(Boolean);
 }
 
 /** The body of the `location <match> { … }` block. */

@@ -126,7 +126,7 @@ describe("README, commands", () => {
 });
 
 describe("links", () => {
-  const documents = ["README.md", "CHANGELOG.md", "SECURITY.md", "packages/client/README.md", "packages/protocol/README.md", "examples/echo-bot/README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+  const documents = ["README.md", "CHANGELOG.md", "SECURITY.md", "packages/client/README.md", "packages/protocol/README.md", "packages/web/README.md", "examples/echo-bot/README.md", ...readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
 
   it.each(documents)("of %s reach a file, and a heading for an anchor", (document) => {
     const broken: string[] = [];

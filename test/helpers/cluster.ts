@@ -24,6 +24,8 @@ export interface ClusterFixture {
   models(): Promise<Models>;
   /** Which of `cluster.gateways` serves a client, from its `session:ready.node`. */
   gatewayIndexOf(client: ConnectedClient): number;
+  /** Which of `cluster.gateways` is the node named `node` (as `session:ready` names it); -1 for none. */
+  gatewayIndexOfNode(node: string | null | undefined): number;
   /** Connects through nginx, reconnecting until the socket lands on gateway `index`. */
   connectTo(index: number, token: string, options?: Partial<ManagerOptions & SocketOptions>): Promise<ConnectedClient>;
   /**
@@ -83,8 +85,11 @@ export function useCluster(label: string, options: Partial<ClusterOptions> = {})
       return (await (mongo ??= openModels(fixture.cluster.mongoUrl))).models;
     },
     gatewayIndexOf(client) {
+      return fixture.gatewayIndexOfNode(client.session.node);
+    },
+    gatewayIndexOfNode(node) {
       // Gateways started by the harness keep the default NODE_ID, `<hostname>-<pid>`.
-      return fixture.cluster.gateways.findIndex((g) => client.session.node === `${hostname()}-${g.process?.pid}`);
+      return fixture.cluster.gateways.findIndex((g) => node === `${hostname()}-${g.process?.pid}`);
     },
     async connectTo(index, token, connectOptions) {
       for (let attempt = 0; attempt < 10; attempt++) {

@@ -1,0 +1,52 @@
+/** About this tab: the protocol versions, the gateway node it is connected to, and the session. */
+import { useEffect, useId, useRef } from "react";
+
+import type { ParleyClient } from "@parley/client";
+import { PROTOCOL_VERSION, type PublicUser } from "@parley/protocol";
+
+import { useStore } from "../hooks.js";
+
+export interface AboutPanelProps {
+  client: ParleyClient;
+  self: PublicUser;
+  open: boolean;
+  onClose: () => void;
+}
+
+export function AboutPanel({ client, self, open, onClose }: AboutPanelProps) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  const { state, node, serverProtocol, sessionId } = useStore(client.connection);
+
+  useEffect(() => {
+    const el = dialog.current;
+    if (!el) return;
+    if (open && !el.open) el.showModal();
+    if (!open && el.open) el.close();
+  }, [open]);
+
+  return (
+    <dialog ref={dialog} className="about card" aria-labelledby={titleId} onClose={onClose}>
+      <h2 id={titleId}>About parley</h2>
+      <dl>
+        <dt>Protocol (this app)</dt>
+        <dd data-testid="about-protocol">{PROTOCOL_VERSION}</dd>
+        <dt>Protocol (server)</dt>
+        <dd data-testid="about-server-protocol">{serverProtocol ?? "—"}</dd>
+        <dt>Gateway node</dt>
+        <dd data-testid="about-node">{node ?? "not connected"}</dd>
+        <dt>Connection</dt>
+        <dd data-testid="about-state">{state}</dd>
+        <dt>Signed in as</dt>
+        <dd>@{self.username}</dd>
+        <dt>Session</dt>
+        <dd className="mono">{sessionId ?? "—"}</dd>
+      </dl>
+      <form method="dialog">
+        <button type="submit" className="primary" autoFocus>
+          Close
+        </button>
+      </form>
+    </dialog>
+  );
+}

@@ -1,0 +1,62 @@
+/** The logged-in app: the conversation list beside the open conversation (one or the other on a phone). */
+import { useEffect, useState } from "react";
+
+import type { ParleyClient } from "@parley/client";
+import type { PublicUser } from "@parley/protocol";
+
+import { auth } from "../session.js";
+import { directoryOf, nameOf } from "../users.js";
+import { AboutPanel } from "./about-panel.js";
+import { ConnectionBanner } from "./connection-banner.js";
+import { ConversationList } from "./conversation-list.js";
+import { MessageView } from "./message-view.js";
+import { UserSearch } from "./user-search.js";
+
+export interface ChatScreenProps {
+  client: ParleyClient;
+  self: PublicUser;
+}
+
+export function ChatScreen({ client, self }: ChatScreenProps) {
+  const [openId, setOpenId] = useState<string | null>(null);
+  const [about, setAbout] = useState(false);
+  useEffect(() => directoryOf(client).add([self]), [client, self]);
+
+  /** Back to the list (phones): focus goes to the conversation just left, not to the page's start. */
+  function back(conversationId: string) {
+    setOpenId(null);
+    requestAnimationFrame(() => document.querySelector<HTMLElement>(`[data-conversation-id="${conversationId}"]`)?.focus());
+  }
+
+  return (
+    <div className="chat" data-view={openId ? "conversation" : "list"}>
+      <header className="topbar">
+        <span className="brand">parley</span>
+        <span className="me" title={`@${self.username}`}>
+          {nameOf(self)}
+        </span>
+        <button type="button" aria-haspopup="dialog" onClick={() => setAbout(true)}>
+          About
+        </button>
+        <button type="button" onClick={() => void auth.logout().catch(() => undefined)}>
+          Log out
+        </button>
+      </header>
+      <ConnectionBanner client={client} />
+      <div className="panes">
+        <aside className="sidebar">
+          <UserSearch client={client} self={self} onOpen={setOpenId} />
+          <ConversationList client={client} self={self} openId={openId} onOpen={setOpenId} />
+        </aside>
+        <main className="conversation-pane">
+          {openId ? (
+            <MessageView key={openId} client={client} self={self} conversationId={openId} onBack={() => back(openId)} />
+          ) : (
+            <p className="placeholder">Choose a conversation, or find someone to chat with.</p>
+          )}
+        </main>
+      </div>
+      <AboutPanel client={client} self={self} open={about} onClose={() => setAbout(false)} />
+    </div>
+  );
+}

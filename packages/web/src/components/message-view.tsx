@@ -1,0 +1,146 @@
+/** The open conversation: its messages in order, who is typing, and the message box. */
+import { useEffect, useId, useLayoutEffect, useRef } from "react";
+
+import type { Conversation, ParleyClient } from "@parley/client";
+import type { PublicUser } from "@parley/protocol";
+
+import { peerOf, titleOf } from "../format.js";
+import { useHandle, usePresence, useStore, useVisible } from "../hooks.js";
+import { nameOf, useUsers } from "../users.js";
+import { Composer } from "./composer.js";
+import { BackIcon } from "./icons.js";
+import { MessageItem, type Row } from "./message-item.js";
+
+export interface MessageViewProps {
+  client: ParleyClient;
+  self: PublicUser;
+  conversationId: string;
+  onBack: () => void;
+}
+
+export function MessageView({ client, self, conversationId, onBack }: MessageViewProps) {
+  const conversation = useHandle(() => client.conversation(conversationId), conversationId);
+  const view = useStore(client.conversations).find((v) => v.id === conversationId);
+  const users = useUsers(client, view?.members ?? []);
+  const peer = view && peerOf(view, self.id);
+  const presence = usePresence(client, peer !== undefined && peer !== self.id ? [peer] : []);
+  const headingId = useId();
+  const status = peer === undefined ? undefined : presence[peer]?.status;
+
+  return (
+    <section className="conversation" aria-labelledby={headingId}>
+      <header className="conversation-header">
+        <button type="button" className="back" aria-label="Back to conversations" onClick={onBack}>
+          <BackIcon />
+        </button>
+        <h2 id={headingId}>{view ? titleOf(view, self.id, users) : "Conversation"}</h2>
+        {status === "online" && <span className="status-text">online</span>}
+        {view?.type === "group" && <span className="status-text">{view.members.length} members</span>}
+      </header>
+      {conversation ? (
+        <Timeline conversation={conversation} self={self} group={view?.type === "group"} users={users} />
+      ) : (
+        <p className="placeholder">Loading…</p>
+      )}
+    </section>
+  );
+}
+
+interface TimelineProps {
+  conversation: Conversation;
+  self: PublicUser;
+  group: boolean;
+  users: Readonly<Record<string, PublicUser>>;
+}
+
+/** How close to the end (px) still counts as reading the newest messages. */
+const STICK_TO_END_PX = 48;
+
+function Timeline({ conversation, self, group, users }: TimelineProps) {
+  const { items, pending, loaded, hasOlder } = useStore(conversation.messages);
+  const typing = useStore(conversation.typing);
+  const visible = useVisible();
+  const log = useRef<HTMLDivElement>(null);
+  const atEnd = useRef(true);
+  const sentCount = useRef(pending.length);
+
+  const rows: Row[] = [
+    ...items.map((message): Row => ({ kind: "confirmed", message })),
+    ...pending.map((message): Row => ({ kind: "local", message })),
+  ];
+  const lastSeq = items.at(-1)?.seq ?? 0;
+
+  // Shown is read, while the page is visible.
+  useEffect(() => {
+    if (visible && lastSeq > 0) conversation.markRead(lastSeq);
+  }, [conversation, visible, lastSeq]);
+
+  // Follow new messages when the reader is at the end, and always after sending one.
+  useLayoutEffect(() => {
+    if (pending.length > sentCount.current) atEnd.current = true;
+    sentCount.current = pending.length;
+    const el = log.current;
+    if (el && atEnd.current) el.scrollTop = el.scrollHeight;
+  }, [rows.length, pending.length, typing.length]);
+
+  async function loadOlder() {
+    const el = log.current;
+    const fromEnd = el ? el.scrollHeight - el.scrollTop : 0;
+    await conversation.loadOlder().catch(() => false);
+    // Keep the messages that were on screen where they were.
+    requestAnimationFrame(() => {
+      if (el) el.scrollTop = el.scrollHeight - fromEnd;
+    });
+  }
+
+  return (
+    <>
+      <div
+        className="log"
+        role="log"
+        aria-label="Messages"
+        ref={log}
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          atEnd.current = el.scrollHeight - el.scrollTop - el.clientHeight < STICK_TO_END_PX;
+        }}
+      >
+        {hasOlder && (
+          <button type="button" className="older" onClick={() => void loadOlder()}>
+            Load earlier messages
+          </button>
+        )}
+        {!loaded && <p className="placeholder">Loading messages…</p>}
+        {loaded && rows.length === 0 && <p className="placeholder">No messages yet. Say hello!</p>}
+        <ol className="messages">
+          {rows.map((row, i) => {
+            const sender = row.message.senderId ?? self.id;
+            const previous = rows[i - 1]?.message.senderId ?? self.id;
+            return (
+              <MessageItem
+                key={`${sender}:${row.message.clientMsgId}`}
+                row={row}
+                mine={sender === self.id}
+                sender={group && sender !== self.id && (i === 0 || previous !== sender) ? nameOf(users[sender]) : undefined}
+                onRetry={conversation.retry}
+                onDiscard={conversation.discard}
+              />
+            );
+          })}
+        </ol>
+      </div>
+      <p className="typing" aria-live="polite" data-testid="typing">
+        {typingText(typing.map((id) => nameOf(users[id])))}
+      </p>
+      <Composer conversation={conversation} />
+    </>
+  );
+}
+
+/** "ada is typing…", "ada and bob are typing…", "3 people are typing…". */
+function typingText(names: readonly string[]): string {
+  if (names.length === 0) return "";
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  return `${names.length} people are typing…`;
+}
