@@ -1,25 +1,46 @@
-/** The message box: Enter sends, Shift+Enter adds a line; typing tells the others. */
-import { useState, type KeyboardEvent } from "react";
+/** The message box: Enter sends, Shift+Enter adds a line, Escape drops the reply; typing tells the others. */
+import { useEffect, useRef, useState, type KeyboardEvent } from "react";
 
 import type { Conversation } from "@parley/client";
 
 import { SendIcon } from "./icons.js";
 
-export interface ComposerProps {
-  conversation: Conversation;
+/** The message a reply is being written to, quoted above the box. */
+export interface ReplyTarget {
+  id: string;
+  sender: string;
+  text: string;
 }
 
-export function Composer({ conversation }: ComposerProps) {
+export interface ComposerProps {
+  conversation: Conversation;
+  replyTo: ReplyTarget | null;
+  onCancelReply: () => void;
+}
+
+export function Composer({ conversation, replyTo, onCancelReply }: ComposerProps) {
   const [text, setText] = useState("");
+  const box = useRef<HTMLTextAreaElement>(null);
+
+  // Choosing "Reply" is choosing to write.
+  useEffect(() => {
+    if (replyTo) box.current?.focus();
+  }, [replyTo]);
 
   function send() {
     const content = text.trim();
     if (!content) return;
-    conversation.send({ content });
+    conversation.send(replyTo ? { content, replyToId: replyTo.id } : { content });
     setText("");
+    onCancelReply();
   }
 
   function onKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
+    if (event.key === "Escape" && replyTo) {
+      event.preventDefault();
+      onCancelReply();
+      return;
+    }
     // Not while an input method composes a character (Enter then picks the candidate).
     if (event.key !== "Enter" || event.shiftKey || event.nativeEvent.isComposing) return;
     event.preventDefault();
@@ -34,7 +55,18 @@ export function Composer({ conversation }: ComposerProps) {
         send();
       }}
     >
+      {replyTo && (
+        <div className="replying" role="group" aria-label="Replying to">
+          <blockquote className="quote">
+            <span className="quote-sender">{replyTo.sender}</span> <span className="quote-text">{replyTo.text}</span>
+          </blockquote>
+          <button type="button" aria-label="Cancel reply" onClick={onCancelReply}>
+            ×
+          </button>
+        </div>
+      )}
       <textarea
+        ref={box}
         aria-label="Message"
         placeholder="Write a message"
         rows={1}

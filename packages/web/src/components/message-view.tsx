@@ -1,24 +1,28 @@
 /** The open conversation: its messages in order, who is typing, and the message box. */
-import { useEffect, useId, useLayoutEffect, useRef } from "react";
+import { useEffect, useId, useLayoutEffect, useRef, useState } from "react";
 
-import type { Conversation, ParleyClient } from "@parley/client";
+import type { Conversation, ParleyClient, TimelineMessage } from "@parley/client";
 import type { PublicUser } from "@parley/protocol";
 
 import { peerOf, titleOf } from "../format.js";
 import { useHandle, usePresence, useStore, useVisible } from "../hooks.js";
 import { nameOf, useUsers } from "../users.js";
-import { Composer } from "./composer.js";
+import { Composer, type ReplyTarget } from "./composer.js";
+import { GroupMembersDialog } from "./group-members-dialog.js";
 import { BackIcon } from "./icons.js";
-import { MessageItem, type Row } from "./message-item.js";
+import { MessageItem, type Quote, type Row } from "./message-item.js";
 
 export interface MessageViewProps {
   client: ParleyClient;
   self: PublicUser;
   conversationId: string;
   onBack: () => void;
+  /** This user left the group. */
+  onLeft: () => void;
 }
 
-export function MessageView({ client, self, conversationId, onBack }: MessageViewProps) {
+export function MessageView({ client, self, conversationId, onBack, onLeft }: MessageViewProps) {
+  const [members, setMembers] = useState(false);
   const conversation = useHandle(() => client.conversation(conversationId), conversationId);
   const view = useStore(client.conversations).find((v) => v.id === conversationId);
   const users = useUsers(client, view?.members ?? []);
@@ -35,8 +39,15 @@ export function MessageView({ client, self, conversationId, onBack }: MessageVie
         </button>
         <h2 id={headingId}>{view ? titleOf(view, self.id, users) : "Conversation"}</h2>
         {status === "online" && <span className="status-text">online</span>}
-        {view?.type === "group" && <span className="status-text">{view.members.length} members</span>}
+        {view?.type === "group" && (
+          <button type="button" className="members-button" aria-haspopup="dialog" onClick={() => setMembers(true)}>
+            {view.members.length} members
+          </button>
+        )}
       </header>
+      {view?.type === "group" && (
+        <GroupMembersDialog client={client} self={self} view={view} open={members} onClose={() => setMembers(false)} onLeft={onLeft} />
+      )}
       {conversation ? (
         <Timeline conversation={conversation} self={self} group={view?.type === "group"} users={users} />
       ) : (
@@ -69,6 +80,17 @@ function Timeline({ conversation, self, group, users }: TimelineProps) {
     ...pending.map((message): Row => ({ kind: "local", message })),
   ];
   const lastSeq = items.at(-1)?.seq ?? 0;
+  const [replyTo, setReplyTo] = useState<ReplyTarget | null>(null);
+  const byId = new Map(items.map((m) => [m.id, m]));
+  const name = (id: string) => (id === self.id ? "You" : nameOf(users[id]));
+
+  function quoteOf(message: TimelineMessage): Quote;
+  function quoteOf(message: TimelineMessage | undefined): Quote | null;
+  function quoteOf(message: TimelineMessage | undefined): Quote | null {
+    if (!message) return null;
+    const text = message.deletedAt ? "Message deleted" : message.content || (message.attachments?.length ? "Attachment" : "");
+    return { sender: name(message.senderId), text };
+  }
 
   // Shown is read, while the page is visible.
   useEffect(() => {
@@ -116,14 +138,18 @@ function Timeline({ conversation, self, group, users }: TimelineProps) {
           {rows.map((row, i) => {
             const sender = row.message.senderId ?? self.id;
             const previous = rows[i - 1]?.message.senderId ?? self.id;
+            const replyToId = row.message.replyToId;
             return (
               <MessageItem
                 key={`${sender}:${row.message.clientMsgId}`}
                 row={row}
+                conversation={conversation}
+                selfId={self.id}
                 mine={sender === self.id}
                 sender={group && sender !== self.id && (i === 0 || previous !== sender) ? nameOf(users[sender]) : undefined}
-                onRetry={conversation.retry}
-                onDiscard={conversation.discard}
+                quote={replyToId === undefined ? undefined : quoteOf(byId.get(replyToId))}
+                nameOf={name}
+                onReply={(message) => setReplyTo({ id: message.id, ...quoteOf(message) })}
               />
             );
           })}
@@ -132,7 +158,7 @@ function Timeline({ conversation, self, group, users }: TimelineProps) {
       <p className="typing" aria-live="polite" data-testid="typing">
         {typingText(typing.map((id) => nameOf(users[id])))}
       </p>
-      <Composer conversation={conversation} />
+      <Composer conversation={conversation} replyTo={replyTo} onCancelReply={() => setReplyTo(null)} />
     </>
   );
 }
