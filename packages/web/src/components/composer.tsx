@@ -1,9 +1,16 @@
 /** The message box: Enter sends, Shift+Enter adds a line, Escape drops the reply; typing tells the others. */
-import { useEffect, useRef, useState, type KeyboardEvent } from "react";
+import { useEffect, useId, useRef, useState, type KeyboardEvent } from "react";
 
 import type { Conversation } from "@parley/client";
 
-import { SendIcon } from "./icons.js";
+import { AttachIcon, SendIcon } from "./icons.js";
+
+/** Sends each file as a message of its own, the first with `caption` (and the reply) if any. */
+export function sendFiles(conversation: Conversation, files: FileList | readonly File[], caption?: string, replyToId?: string): void {
+  [...files].forEach((file, i) => {
+    conversation.sendFile(file, i === 0 ? { ...(caption ? { caption } : {}), ...(replyToId ? { replyToId } : {}) } : {});
+  });
+}
 
 /** The message a reply is being written to, quoted above the box. */
 export interface ReplyTarget {
@@ -21,6 +28,7 @@ export interface ComposerProps {
 export function Composer({ conversation, replyTo, onCancelReply }: ComposerProps) {
   const [text, setText] = useState("");
   const box = useRef<HTMLTextAreaElement>(null);
+  const fileId = useId();
 
   // Choosing "Reply" is choosing to write.
   useEffect(() => {
@@ -31,6 +39,14 @@ export function Composer({ conversation, replyTo, onCancelReply }: ComposerProps
     const content = text.trim();
     if (!content) return;
     conversation.send(replyTo ? { content, replyToId: replyTo.id } : { content });
+    setText("");
+    onCancelReply();
+  }
+
+  /** Files picked, pasted or dropped: sent at once, with what the box holds as the first one's caption. */
+  function attach(files: FileList | readonly File[]) {
+    if (files.length === 0) return;
+    sendFiles(conversation, files, text.trim() || undefined, replyTo?.id);
     setText("");
     onCancelReply();
   }
@@ -65,6 +81,20 @@ export function Composer({ conversation, replyTo, onCancelReply }: ComposerProps
           </button>
         </div>
       )}
+      <input
+        id={fileId}
+        type="file"
+        multiple
+        className="file-input sr-only"
+        onChange={(event) => {
+          attach([...(event.target.files ?? [])]);
+          event.target.value = "";
+        }}
+      />
+      <label htmlFor={fileId} className="attach" title="Attach files">
+        <AttachIcon />
+        <span className="sr-only">Attach files</span>
+      </label>
       <textarea
         ref={box}
         aria-label="Message"
@@ -80,6 +110,11 @@ export function Composer({ conversation, replyTo, onCancelReply }: ComposerProps
           else conversation.stopTyping();
         }}
         onBlur={() => conversation.stopTyping()}
+        onPaste={(event) => {
+          if (event.clipboardData.files.length === 0) return;
+          event.preventDefault();
+          attach([...event.clipboardData.files]);
+        }}
         onKeyDown={onKeyDown}
       />
       <button type="submit" className="primary send" aria-label="Send" disabled={!text.trim()}>

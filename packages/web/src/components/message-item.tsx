@@ -4,10 +4,11 @@
  */
 import { useState } from "react";
 
-import type { Conversation, LocalMessage, SendState, TimelineMessage } from "@parley/client";
+import type { Attachments, Conversation, LocalMessage, SendState, TimelineMessage } from "@parley/client";
 
 import { describeError } from "../errors.js";
 import { clockTime } from "../format.js";
+import { PendingAttachments, SentAttachments } from "./attachments.js";
 import { AlertIcon, CheckIcon, ClockIcon, DoubleCheckIcon } from "./icons.js";
 import { EditForm, MessageActions, Reactions } from "./message-actions.js";
 
@@ -23,6 +24,7 @@ export interface Quote {
 export interface MessageItemProps {
   row: Row;
   conversation: Conversation;
+  attachments: Attachments;
   selfId: string;
   mine: boolean;
   /** The sender's name, shown above others' messages in groups. */
@@ -41,7 +43,7 @@ const STATES: Record<SendState, { label: string; Icon: () => React.JSX.Element }
   failed: { label: "Not sent", Icon: AlertIcon },
 };
 
-export function MessageItem({ row, conversation, selfId, mine, sender, quote, nameOf, onReply }: MessageItemProps) {
+export function MessageItem({ row, conversation, attachments, selfId, mine, sender, quote, nameOf, onReply }: MessageItemProps) {
   const { message } = row;
   const [editing, setEditing] = useState(false);
   const [error, setError] = useState<string>();
@@ -77,8 +79,12 @@ export function MessageItem({ row, conversation, selfId, mine, sender, quote, na
           onSave={(content) => act(() => conversation.edit(row.message.id, content), () => setEditing(false))}
         />
       ) : (
-        <p className="content">{deleted ? "Message deleted" : message.content}</p>
+        (deleted || message.content) && <p className="content">{deleted ? "Message deleted" : message.content}</p>
       )}
+      {!deleted && row.kind === "confirmed" && row.message.attachments?.length ? (
+        <SentAttachments attachments={attachments} items={row.message.attachments} />
+      ) : null}
+      {row.kind === "local" && row.message.attachments?.length ? <PendingAttachments items={row.message.attachments} /> : null}
       {row.kind === "confirmed" && !deleted && (
         <Reactions message={row.message} selfId={selfId} nameOf={nameOf} onToggle={(emoji) => act(() => conversation.react(row.message.id, emoji))} />
       )}

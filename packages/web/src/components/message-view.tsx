@@ -1,13 +1,13 @@
 /** The open conversation: its messages in order, who is typing, and the message box. */
 import { useEffect, useId, useLayoutEffect, useRef, useState } from "react";
 
-import type { Conversation, ParleyClient, TimelineMessage } from "@parley/client";
+import type { Attachments, Conversation, ParleyClient, TimelineMessage } from "@parley/client";
 import type { PublicUser } from "@parley/protocol";
 
 import { peerOf, titleOf } from "../format.js";
 import { useHandle, usePresence, useStore, useVisible } from "../hooks.js";
 import { nameOf, useUsers } from "../users.js";
-import { Composer, type ReplyTarget } from "./composer.js";
+import { Composer, sendFiles, type ReplyTarget } from "./composer.js";
 import { GroupMembersDialog } from "./group-members-dialog.js";
 import { BackIcon } from "./icons.js";
 import { MessageItem, type Quote, type Row } from "./message-item.js";
@@ -49,7 +49,7 @@ export function MessageView({ client, self, conversationId, onBack, onLeft }: Me
         <GroupMembersDialog client={client} self={self} view={view} open={members} onClose={() => setMembers(false)} onLeft={onLeft} />
       )}
       {conversation ? (
-        <Timeline conversation={conversation} self={self} group={view?.type === "group"} users={users} />
+        <Timeline conversation={conversation} attachments={client.attachments} self={self} group={view?.type === "group"} users={users} />
       ) : (
         <p className="placeholder">Loading…</p>
       )}
@@ -59,6 +59,7 @@ export function MessageView({ client, self, conversationId, onBack, onLeft }: Me
 
 interface TimelineProps {
   conversation: Conversation;
+  attachments: Attachments;
   self: PublicUser;
   group: boolean;
   users: Readonly<Record<string, PublicUser>>;
@@ -67,7 +68,7 @@ interface TimelineProps {
 /** How close to the end (px) still counts as reading the newest messages. */
 const STICK_TO_END_PX = 48;
 
-function Timeline({ conversation, self, group, users }: TimelineProps) {
+function Timeline({ conversation, attachments, self, group, users }: TimelineProps) {
   const { items, pending, loaded, hasOlder } = useStore(conversation.messages);
   const typing = useStore(conversation.typing);
   const visible = useVisible();
@@ -122,6 +123,14 @@ function Timeline({ conversation, self, group, users }: TimelineProps) {
         role="log"
         aria-label="Messages"
         ref={log}
+        onDragOver={(e) => {
+          if (e.dataTransfer.types.includes("Files")) e.preventDefault();
+        }}
+        onDrop={(e) => {
+          if (e.dataTransfer.files.length === 0) return;
+          e.preventDefault();
+          sendFiles(conversation, e.dataTransfer.files);
+        }}
         onScroll={(e) => {
           const el = e.currentTarget;
           atEnd.current = el.scrollHeight - el.scrollTop - el.clientHeight < STICK_TO_END_PX;
@@ -144,6 +153,7 @@ function Timeline({ conversation, self, group, users }: TimelineProps) {
                 key={`${sender}:${row.message.clientMsgId}`}
                 row={row}
                 conversation={conversation}
+                attachments={attachments}
                 selfId={self.id}
                 mine={sender === self.id}
                 sender={group && sender !== self.id && (i === 0 || previous !== sender) ? nameOf(users[sender]) : undefined}
