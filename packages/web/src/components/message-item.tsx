@@ -88,20 +88,22 @@ export function MessageItem({ row, conversation, attachments, selfId, mine, send
       {row.kind === "confirmed" && !deleted && (
         <Reactions message={row.message} selfId={selfId} nameOf={nameOf} onToggle={(emoji) => act(() => conversation.react(row.message.id, emoji))} />
       )}
-      <span className="meta">
-        {message.editedAt && !deleted && <span className="edited">edited</span>}
-        <time dateTime={at}>{clockTime(at)}</time>
-        {state && <SendStateIcon state={state} />}
-      </span>
-      {row.kind === "confirmed" && !deleted && !editing && (
-        <MessageActions
-          mine={mine}
-          onReply={() => onReply(row.message)}
-          onReact={(emoji) => act(() => conversation.react(row.message.id, emoji))}
-          onEdit={() => setEditing(true)}
-          onDelete={() => act(() => conversation.remove(row.message.id))}
-        />
-      )}
+      <div className="footer">
+        {row.kind === "confirmed" && !deleted && !editing && (
+          <MessageActions
+            mine={mine}
+            onReply={() => onReply(row.message)}
+            onReact={(emoji) => act(() => conversation.react(row.message.id, emoji))}
+            onEdit={() => setEditing(true)}
+            onDelete={() => act(() => conversation.remove(row.message.id))}
+          />
+        )}
+        <span className="meta">
+          {message.editedAt && !deleted && <span className="edited">edited</span>}
+          <time dateTime={at}>{clockTime(at)}</time>
+          {state && <SendStateIcon state={state} />}
+        </span>
+      </div>
       {error && (
         <p className="action-error" role="alert">
           {error}
