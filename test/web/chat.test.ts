@@ -3,11 +3,11 @@
  * the worker, Redis, FerretDB, the object store) and headless Chromium, one browser context per user.
  * Every wait is on what the page shows; nothing sleeps.
  */
-import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Locator } from "playwright-core";
+import { describe, expect, it } from "vitest";
 
-import { launchChromium } from "../../scripts/lib/chromium.js";
 import { useCluster } from "../helpers/cluster.js";
+import { contentsOf, register, useBrowser, type Person } from "../helpers/web-app.js";
 
 /** Short sessions, so that the app has to refresh them while the tests run. */
 const ACCESS_TOKEN_TTL_SECONDS = 20;
@@ -23,52 +23,7 @@ const fixture = useCluster("web", {
   },
 });
 
-/** Generous for a loaded machine, far below the test's timeout. */
-const UI_TIMEOUT_MS = 15_000;
-
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  browser = await launchChromium();
-}, 60_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-});
-
-/** A person at a browser: their page, and what the page reported wrong (errors, CSP refusals). */
-interface Person {
-  page: Page;
-  problems: string[];
-}
-
-/** A new browser context (its own cookies and storage) on the app, `width` pixels wide. */
-async function open(width: number): Promise<Person> {
-  if (!browser) throw new Error("no browser");
-  const context = await browser.newContext({ viewport: { width, height: 800 } });
-  contexts.push(context);
-  context.setDefaultTimeout(UI_TIMEOUT_MS);
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (message) => {
-    if (message.type() === "error") problems.push(`console: ${message.text()}`);
-  });
-  // The origin the cluster was told it is public at: the gateways refuse sockets from any other page.
-  await page.goto(`http://localhost:${fixture.cluster.port}/`);
-  return { page, problems };
-}
-
-/** Creates an account through the form; resolves once the chat screen shows. */
-async function register({ page }: Person, username: string): Promise<void> {
-  await page.getByRole("button", { name: "Create an account" }).click();
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill("correct horse battery");
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByRole("button", { name: "Log out" }).waitFor();
-}
+const { open } = useBrowser(fixture);
 
 /** The gateway node the tab's socket is on, from the about panel, once connected. */
 async function gatewayNodeOf({ page }: Person): Promise<string> {
@@ -161,10 +116,6 @@ function ownMessage({ page }: Person, text: string, state: string): Locator {
     .locator("li.message.mine")
     .filter({ has: page.locator(".content", { hasText: text }) })
     .filter({ has: page.getByRole("img", { name: state, exact: true }) });
-}
-
-async function contentsOf({ page }: Person): Promise<string[]> {
-  return page.getByRole("log", { name: "Messages" }).locator("li.message .content").allTextContents();
 }
 
 describe("the web app", () => {

@@ -1,5 +1,5 @@
 /** React on the SDK: stores, refcounted handles, and the browser's own state. */
-import { useEffect, useState, useSyncExternalStore } from "react";
+import { useEffect, useRef, useState, useSyncExternalStore, type RefObject } from "react";
 
 import { createStore, type ParleyClient, type PresenceMap, type Store } from "@parley/client";
 
@@ -55,4 +55,16 @@ function subscribeVisibility(listener: () => void): () => void {
 /** Whether the page is visible (not a background tab, not minimised). */
 export function useVisible(): boolean {
   return useSyncExternalStore(subscribeVisibility, () => document.visibilityState === "visible");
+}
+
+/** A `<dialog>` shown as a modal while `open` (focus trapped, Escape closes it: its `close` event). */
+export function useModal(open: boolean): RefObject<HTMLDialogElement | null> {
+  const dialog = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const el = dialog.current;
+    if (!el) return;
+    if (open && !el.open) el.showModal();
+    if (!open && el.open) el.close();
+  }, [open]);
+  return dialog;
 }

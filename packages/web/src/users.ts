@@ -2,11 +2,12 @@
  * Who the ids are: the users this client has met (members of its conversations, search results),
  * fetched once each over REST and kept for the session.
  */
-import { useEffect } from "react";
+import { useEffect, useState } from "react";
 
 import { createStore, type ParleyClient, type Store } from "@parley/client";
 import type { PublicUser } from "@parley/protocol";
 
+import { describeError } from "./errors.js";
 import { useStore } from "./hooks.js";
 
 type Users = Readonly<Record<string, PublicUser>>;
@@ -63,4 +64,44 @@ export function useUsers(client: ParleyClient, ids: readonly string[]): Users {
 export function nameOf(user: PublicUser | undefined): string {
   if (!user) return "…";
   return user.displayName || user.username;
+}
+
+/** How long typing pauses before a search goes out. */
+const SEARCH_DELAY_MS = 250;
+
+/**
+ * The users whose username starts with `query` (but those of `exclude`), searched once typing pauses:
+ * null while nothing was asked or the answer to the current query is on its way.
+ */
+export function useUserSearch(
+  client: ParleyClient,
+  query: string,
+  exclude: readonly string[],
+): { results: readonly PublicUser[] | null; error: string | undefined } {
+  const [found, setFound] = useState<{ query: string; users: readonly PublicUser[] } | null>(null);
+  const [error, setError] = useState<string>();
+  const q = query.trim();
+
+  useEffect(() => {
+    if (!q) return;
+    let current = true;
+    const timer = setTimeout(() => {
+      client.rest.call("users.search", { query: { q, limit: 10 } }).then(
+        ({ users }) => {
+          if (!current) return;
+          directoryOf(client).add(users);
+          setFound({ query: q, users });
+          setError(undefined);
+        },
+        (err: unknown) => current && setError(describeError(err)),
+      );
+    }, SEARCH_DELAY_MS);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [client, q]);
+
+  const results = q && found?.query === q ? found.users.filter((u) => !exclude.includes(u.id)) : null;
+  return { results, error: q ? error : undefined };
 }

@@ -26,7 +26,7 @@ export type PutFile = (upload: AttachmentUpload, file: Blob, onProgress: (fracti
 interface Xhr {
   open(method: string, url: string): void;
   setRequestHeader(name: string, value: string): void;
-  getResponseHeader(name: string): string | null;
+  getAllResponseHeaders(): string;
   send(body: Blob): void;
   abort(): void;
   readonly status: number;
@@ -39,6 +39,19 @@ interface Xhr {
 
 /** Headers a browser sets itself and refuses from scripts. */
 const BROWSER_HEADERS: ReadonlySet<string> = new Set(["content-length", "host", "connection", "expect"]);
+
+/**
+ * Header `name` (lower case) of `all` (`getAllResponseHeaders()`), which lists only the headers CORS lets
+ * the page read: `getResponseHeader` of any other logs an error in the console ("Refused to get unsafe
+ * header"), and a store's answer exposes none by default.
+ */
+export function exposedHeader(all: string, name: string): string | null {
+  for (const line of all.split(/\r?\n/)) {
+    const colon = line.indexOf(":");
+    if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === name) return line.slice(colon + 1).trim();
+  }
+  return null;
+}
 
 /** {@link PutFile} with `XMLHttpRequest` when the environment has it, `fetch` otherwise. */
 export const putFile: PutFile = (upload, file, onProgress, signal) => {
@@ -58,7 +71,7 @@ function putWithXhr(xhr: Xhr, upload: AttachmentUpload, file: Blob, onProgress: 
     };
     xhr.onload = () => {
       done();
-      const retryAfterMs = parseRetryAfter(xhr.getResponseHeader("retry-after"));
+      const retryAfterMs = parseRetryAfter(exposedHeader(xhr.getAllResponseHeaders(), "retry-after"));
       resolve(retryAfterMs === undefined ? { status: xhr.status } : { status: xhr.status, retryAfterMs });
     };
     xhr.onerror = xhr.ontimeout = () => {

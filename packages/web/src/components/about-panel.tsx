@@ -1,10 +1,10 @@
 /** About this tab: the protocol versions, the gateway node it is connected to, and the session. */
-import { useEffect, useId, useRef } from "react";
+import { useId } from "react";
 
 import type { ParleyClient } from "@parley/client";
 import { PROTOCOL_VERSION, type PublicUser } from "@parley/protocol";
 
-import { useStore } from "../hooks.js";
+import { useModal, useStore } from "../hooks.js";
 
 export interface AboutPanelProps {
   client: ParleyClient;
@@ -14,19 +14,12 @@ export interface AboutPanelProps {
 }
 
 export function AboutPanel({ client, self, open, onClose }: AboutPanelProps) {
-  const dialog = useRef<HTMLDialogElement>(null);
+  const dialog = useModal(open);
   const titleId = useId();
   const { state, node, serverProtocol, sessionId } = useStore(client.connection);
 
-  useEffect(() => {
-    const el = dialog.current;
-    if (!el) return;
-    if (open && !el.open) el.showModal();
-    if (!open && el.open) el.close();
-  }, [open]);
-
   return (
-    <dialog ref={dialog} className="about card" aria-labelledby={titleId} onClose={onClose}>
+    <dialog ref={dialog} className="about card modal" aria-labelledby={titleId} onClose={onClose}>
       <h2 id={titleId}>About parley</h2>
       <dl>
         <dt>Protocol (this app)</dt>

@@ -10,6 +10,7 @@ import { AboutPanel } from "./about-panel.js";
 import { ConnectionBanner } from "./connection-banner.js";
 import { ConversationList } from "./conversation-list.js";
 import { MessageView } from "./message-view.js";
+import { NewGroupDialog } from "./new-group-dialog.js";
 import { UserSearch } from "./user-search.js";
 
 export interface ChatScreenProps {
@@ -20,6 +21,7 @@ export interface ChatScreenProps {
 export function ChatScreen({ client, self }: ChatScreenProps) {
   const [openId, setOpenId] = useState<string | null>(null);
   const [about, setAbout] = useState(false);
+  const [newGroup, setNewGroup] = useState(false);
   useEffect(() => directoryOf(client).add([self]), [client, self]);
 
   /** Back to the list (phones): focus goes to the conversation just left, not to the page's start. */
@@ -46,17 +48,21 @@ export function ChatScreen({ client, self }: ChatScreenProps) {
       <div className="panes">
         <aside className="sidebar">
           <UserSearch client={client} self={self} onOpen={setOpenId} />
+          <button type="button" className="new-group" aria-haspopup="dialog" onClick={() => setNewGroup(true)}>
+            New group
+          </button>
           <ConversationList client={client} self={self} openId={openId} onOpen={setOpenId} />
         </aside>
         <main className="conversation-pane">
           {openId ? (
-            <MessageView key={openId} client={client} self={self} conversationId={openId} onBack={() => back(openId)} />
+            <MessageView key={openId} client={client} self={self} conversationId={openId} onBack={() => back(openId)} onLeft={() => setOpenId(null)} />
           ) : (
             <p className="placeholder">Choose a conversation, or find someone to chat with.</p>
           )}
         </main>
       </div>
       <AboutPanel client={client} self={self} open={about} onClose={() => setAbout(false)} />
+      <NewGroupDialog client={client} self={self} open={newGroup} onClose={() => setNewGroup(false)} onCreated={setOpenId} />
     </div>
   );
 }

@@ -52,3 +52,11 @@ export function BackIcon() {
     </svg>
   );
 }
+
+export function AttachIcon() {
+  return (
+    <svg {...common} width={20} height={20} viewBox="0 0 20 20" fill="none" stroke="currentColor" strokeWidth="1.6" strokeLinecap="round" strokeLinejoin="round">
+      <path d="M16 9.5l-6.2 6.2a4 4 0 01-5.7-5.7l6.6-6.6a2.7 2.7 0 013.8 3.8l-6.5 6.5a1.3 1.3 0 01-1.9-1.9l5.9-5.9" />
+    </svg>
+  );
+}

@@ -1,24 +1,28 @@
 /** The open conversation: its messages in order, who is typing, and the message box. */
-import { useEffect, useId, useLayoutEffect, useRef } from "react";
+import { useEffect, useId, useLayoutEffect, useRef, useState } from "react";
 
-import type { Conversation, ParleyClient } from "@parley/client";
+import type { Attachments, Conversation, ParleyClient, TimelineMessage } from "@parley/client";
 import type { PublicUser } from "@parley/protocol";
 
 import { peerOf, titleOf } from "../format.js";
 import { useHandle, usePresence, useStore, useVisible } from "../hooks.js";
 import { nameOf, useUsers } from "../users.js";
-import { Composer } from "./composer.js";
+import { Composer, sendFiles, type ReplyTarget } from "./composer.js";
+import { GroupMembersDialog } from "./group-members-dialog.js";
 import { BackIcon } from "./icons.js";
-import { MessageItem, type Row } from "./message-item.js";
+import { MessageItem, type Quote, type Row } from "./message-item.js";
 
 export interface MessageViewProps {
   client: ParleyClient;
   self: PublicUser;
   conversationId: string;
   onBack: () => void;
+  /** This user left the group. */
+  onLeft: () => void;
 }
 
-export function MessageView({ client, self, conversationId, onBack }: MessageViewProps) {
+export function MessageView({ client, self, conversationId, onBack, onLeft }: MessageViewProps) {
+  const [members, setMembers] = useState(false);
   const conversation = useHandle(() => client.conversation(conversationId), conversationId);
   const view = useStore(client.conversations).find((v) => v.id === conversationId);
   const users = useUsers(client, view?.members ?? []);
@@ -35,10 +39,17 @@ export function MessageView({ client, self, conversationId, onBack }: MessageVie
         </button>
         <h2 id={headingId}>{view ? titleOf(view, self.id, users) : "Conversation"}</h2>
         {status === "online" && <span className="status-text">online</span>}
-        {view?.type === "group" && <span className="status-text">{view.members.length} members</span>}
+        {view?.type === "group" && (
+          <button type="button" className="members-button" aria-haspopup="dialog" onClick={() => setMembers(true)}>
+            {view.members.length} members
+          </button>
+        )}
       </header>
+      {view?.type === "group" && (
+        <GroupMembersDialog client={client} self={self} view={view} open={members} onClose={() => setMembers(false)} onLeft={onLeft} />
+      )}
       {conversation ? (
-        <Timeline conversation={conversation} self={self} group={view?.type === "group"} users={users} />
+        <Timeline conversation={conversation} attachments={client.attachments} self={self} group={view?.type === "group"} users={users} />
       ) : (
         <p className="placeholder">Loading…</p>
       )}
@@ -48,6 +59,7 @@ export function MessageView({ client, self, conversationId, onBack }: MessageVie
 
 interface TimelineProps {
   conversation: Conversation;
+  attachments: Attachments;
   self: PublicUser;
   group: boolean;
   users: Readonly<Record<string, PublicUser>>;
@@ -56,7 +68,7 @@ interface TimelineProps {
 /** How close to the end (px) still counts as reading the newest messages. */
 const STICK_TO_END_PX = 48;
 
-function Timeline({ conversation, self, group, users }: TimelineProps) {
+function Timeline({ conversation, attachments, self, group, users }: TimelineProps) {
   const { items, pending, loaded, hasOlder } = useStore(conversation.messages);
   const typing = useStore(conversation.typing);
   const visible = useVisible();
@@ -69,6 +81,17 @@ function Timeline({ conversation, self, group, users }: TimelineProps) {
     ...pending.map((message): Row => ({ kind: "local", message })),
   ];
   const lastSeq = items.at(-1)?.seq ?? 0;
+  const [replyTo, setReplyTo] = useState<ReplyTarget | null>(null);
+  const byId = new Map(items.map((m) => [m.id, m]));
+  const name = (id: string) => (id === self.id ? "You" : nameOf(users[id]));
+
+  function quoteOf(message: TimelineMessage): Quote;
+  function quoteOf(message: TimelineMessage | undefined): Quote | null;
+  function quoteOf(message: TimelineMessage | undefined): Quote | null {
+    if (!message) return null;
+    const text = message.deletedAt ? "Message deleted" : message.content || (message.attachments?.length ? "Attachment" : "");
+    return { sender: name(message.senderId), text };
+  }
 
   // Shown is read, while the page is visible.
   useEffect(() => {
@@ -100,6 +123,14 @@ function Timeline({ conversation, self, group, users }: TimelineProps) {
         role="log"
         aria-label="Messages"
         ref={log}
+        onDragOver={(e) => {
+          if (e.dataTransfer.types.includes("Files")) e.preventDefault();
+        }}
+        onDrop={(e) => {
+          if (e.dataTransfer.files.length === 0) return;
+          e.preventDefault();
+          sendFiles(conversation, e.dataTransfer.files);
+        }}
         onScroll={(e) => {
           const el = e.currentTarget;
           atEnd.current = el.scrollHeight - el.scrollTop - el.clientHeight < STICK_TO_END_PX;
@@ -116,14 +147,19 @@ function Timeline({ conversation, self, group, users }: TimelineProps) {
           {rows.map((row, i) => {
             const sender = row.message.senderId ?? self.id;
             const previous = rows[i - 1]?.message.senderId ?? self.id;
+            const replyToId = row.message.replyToId;
             return (
               <MessageItem
                 key={`${sender}:${row.message.clientMsgId}`}
                 row={row}
+                conversation={conversation}
+                attachments={attachments}
+                selfId={self.id}
                 mine={sender === self.id}
                 sender={group && sender !== self.id && (i === 0 || previous !== sender) ? nameOf(users[sender]) : undefined}
-                onRetry={conversation.retry}
-                onDiscard={conversation.discard}
+                quote={replyToId === undefined ? undefined : quoteOf(byId.get(replyToId))}
+                nameOf={name}
+                onReply={(message) => setReplyTo({ id: message.id, ...quoteOf(message) })}
               />
             );
           })}
@@ -132,7 +168,7 @@ function Timeline({ conversation, self, group, users }: TimelineProps) {
       <p className="typing" aria-live="polite" data-testid="typing">
         {typingText(typing.map((id) => nameOf(users[id])))}
       </p>
-      <Composer conversation={conversation} />
+      <Composer conversation={conversation} replyTo={replyTo} onCancelReply={() => setReplyTo(null)} />
     </>
   );
 }

@@ -1,0 +1,88 @@
+/**
+ * The web app's browser tests' common ground: one headless Chromium per test file, one context per
+ * person (their own cookies and storage) on the cluster's nginx, and the steps every test takes the way
+ * a person does (register, open a chat). Every wait is on what the page shows; nothing sleeps.
+ */
+import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
+
+import { launchChromium } from "../../scripts/lib/chromium.js";
+import type { ClusterFixture } from "./cluster.js";
+
+/** Generous for a loaded machine, far below the tests' timeouts. */
+export const UI_TIMEOUT_MS = 15_000;
+
+/** A person at a browser: their page, and what the page reported wrong (errors, CSP refusals). */
+export interface Person {
+  page: Page;
+  problems: string[];
+}
+
+/** Starts Chromium before the file's tests and closes it, and every context opened, after them. */
+export function useBrowser(fixture: ClusterFixture): { open(width: number): Promise<Person> } {
+  let browser: Browser | undefined;
+  const contexts: BrowserContext[] = [];
+  beforeAll(async () => {
+    browser = await launchChromium();
+  }, 60_000);
+  afterAll(async () => {
+    for (const context of contexts) await context.close().catch(() => undefined);
+    await browser?.close();
+  });
+  return {
+    /** A new browser context on the app, `width` pixels wide. */
+    async open(width) {
+      if (!browser) throw new Error("no browser");
+      const context = await browser.newContext({ viewport: { width, height: 800 } });
+      contexts.push(context);
+      context.setDefaultTimeout(UI_TIMEOUT_MS);
+      const page = await context.newPage();
+      const problems: string[] = [];
+      page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+      page.on("console", (message) => {
+        if (message.type() === "error") problems.push(`console: ${message.text()}`);
+      });
+      // The origin the cluster was told it is public at: the gateways refuse sockets from any other page.
+      await page.goto(`http://localhost:${fixture.cluster.port}/`);
+      return { page, problems };
+    },
+  };
+}
+
+/** Creates an account through the form; resolves once the chat screen shows. */
+export async function register({ page }: Person, username: string): Promise<void> {
+  await page.getByRole("button", { name: "Create an account" }).click();
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("button", { name: "Log out" }).waitFor();
+}
+
+/** The conversation list's row named `name`. */
+export function conversationRow({ page }: Person, name: string | RegExp): Locator {
+  return page.getByRole("navigation", { name: "Conversations" }).getByRole("button", { name });
+}
+
+/** The open conversation's messages. */
+export function messageLog({ page }: Person): Locator {
+  return page.getByRole("log", { name: "Messages" });
+}
+
+/** The message whose text contains `text`, in the open conversation. */
+export function messageWith(person: Person, text: string): Locator {
+  return messageLog(person)
+    .locator("li.message")
+    .filter({ has: person.page.locator(".content", { hasText: text }) });
+}
+
+/** The texts of the open conversation's messages, in order. */
+export async function contentsOf(person: Person): Promise<string[]> {
+  return messageLog(person).locator("li.message .content").allTextContents();
+}
+
+/** Writes `text` in the message box and sends it with Enter. */
+export async function say({ page }: Person, text: string): Promise<void> {
+  const box = page.getByRole("textbox", { name: "Message" });
+  await box.fill(text);
+  await box.press("Enter");
+}
