@@ -148,8 +148,14 @@ describe("nginx.conf serving the web app", () => {
     expect(assets).toContain('add_header Cache-Control "public, max-age=31536000, immutable" always;');
   });
 
-  it("sends a strict Content-Security-Policy, and no sniffing, with the app's pages and assets", () => {
-    for (const match of ["/", "/assets/"]) {
+  it("serves the service worker from the root, revalidated at every check, and never index.html in its place", () => {
+    const worker = locationBlock("= /sw.js");
+    expect(worker).toContain("try_files $uri =404;");
+    expect(worker).toContain('add_header Cache-Control "no-cache" always;');
+  });
+
+  it("sends a strict Content-Security-Policy, and no sniffing, with the app's pages, assets and service worker", () => {
+    for (const match of ["/", "/assets/", "= /sw.js"]) {
       const block = locationBlock(match);
       expect(block, match).toContain("add_header Content-Security-Policy $parley_csp always;");
       expect(block, match).toContain("add_header X-Content-Type-Options nosniff always;");
@@ -158,6 +164,7 @@ describe("nginx.conf serving the web app", () => {
     expect(csp["default-src"]).toEqual(["'none'"]);
     expect(csp["script-src"]).toEqual(["'self'"]);
     expect(csp["style-src"]).toEqual(["'self'"]);
+    expect(csp["worker-src"]).toEqual(["'self'"]);
     for (const directive of ["img-src", "media-src", "connect-src"]) {
       expect(csp[directive], directive).toEqual(expect.arrayContaining(["'self'", "$parley_object_store_origins"]));
     }

@@ -4,7 +4,7 @@
  * a person does (register, open a chat). Every wait is on what the page shows; nothing sleeps.
  */
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 
 import { launchChromium } from "../../scripts/lib/chromium.js";
 import type { ClusterFixture } from "./cluster.js";
@@ -12,9 +12,11 @@ import type { ClusterFixture } from "./cluster.js";
 /** Generous for a loaded machine, far below the tests' timeouts. */
 export const UI_TIMEOUT_MS = 15_000;
 
-/** A person at a browser: their page, and what the page reported wrong (errors, CSP refusals). */
+/** A person at a browser: their page and its context, and what the page reported wrong (errors, CSP refusals). */
 export interface Person {
   page: Page;
+  /** The page's browser context: its network (`setOffline`), cookies and storage. */
+  context: BrowserContext;
   problems: string[];
 }
 
@@ -44,7 +46,7 @@ export function useBrowser(fixture: ClusterFixture): { open(width: number): Prom
       });
       // The origin the cluster was told it is public at: the gateways refuse sockets from any other page.
       await page.goto(`http://localhost:${fixture.cluster.port}/`);
-      return { page, problems };
+      return { page, context, problems };
     },
   };
 }
@@ -85,4 +87,33 @@ export async function say({ page }: Person, text: string): Promise<void> {
   const box = page.getByRole("textbox", { name: "Message" });
   await box.fill(text);
   await box.press("Enter");
+}
+
+/** The gateway node the tab's socket is on, from the about panel, once connected (which also shows both protocol versions). */
+export async function gatewayNodeOf({ page }: Person): Promise<string> {
+  await page.getByRole("button", { name: "About" }).click();
+  const about = page.getByRole("dialog", { name: "About parley" });
+  await about.getByTestId("about-state").filter({ hasText: /^ready$/ }).waitFor();
+  const node = (await about.getByTestId("about-node").textContent()) ?? "";
+  expect(await about.getByTestId("about-protocol").textContent()).toMatch(/^\d+\.\d+$/);
+  expect(await about.getByTestId("about-server-protocol").textContent()).toMatch(/^\d+\.\d+$/);
+  await about.getByRole("button", { name: "Close" }).click();
+  await about.waitFor({ state: "hidden" });
+  return node;
+}
+
+/** Opens the direct chat with `username` through the search. */
+export async function openDirectChat({ page }: Person, username: string): Promise<void> {
+  await page.getByLabel("Find a user").fill(username);
+  await page.getByRole("button", { name: `Chat with ${username} (@${username})` }).click();
+  await page.getByRole("heading", { name: username }).waitFor();
+}
+
+/** The own message `text` once it shows `state` (by its icon's name). */
+export function ownMessage({ page }: Person, text: string, state: string): Locator {
+  return page
+    .getByRole("log", { name: "Messages" })
+    .locator("li.message.mine")
+    .filter({ has: page.locator(".content", { hasText: text }) })
+    .filter({ has: page.getByRole("img", { name: state, exact: true }) });
 }

@@ -3,11 +3,10 @@
  * the worker, Redis, FerretDB, the object store) and headless Chromium, one browser context per user.
  * Every wait is on what the page shows; nothing sleeps.
  */
-import type { Locator } from "playwright-core";
 import { describe, expect, it } from "vitest";
 
 import { useCluster } from "../helpers/cluster.js";
-import { contentsOf, register, useBrowser, type Person } from "../helpers/web-app.js";
+import { contentsOf, gatewayNodeOf, openDirectChat, ownMessage, register, useBrowser, type Person } from "../helpers/web-app.js";
 
 /** Short sessions, so that the app has to refresh them while the tests run. */
 const ACCESS_TOKEN_TTL_SECONDS = 20;
@@ -24,19 +23,6 @@ const fixture = useCluster("web", {
 });
 
 const { open } = useBrowser(fixture);
-
-/** The gateway node the tab's socket is on, from the about panel, once connected. */
-async function gatewayNodeOf({ page }: Person): Promise<string> {
-  await page.getByRole("button", { name: "About" }).click();
-  const about = page.getByRole("dialog", { name: "About parley" });
-  await about.getByTestId("about-state").filter({ hasText: /^ready$/ }).waitFor();
-  const node = (await about.getByTestId("about-node").textContent()) ?? "";
-  expect(await about.getByTestId("about-protocol").textContent()).toMatch(/^\d+\.\d+$/);
-  expect(await about.getByTestId("about-server-protocol").textContent()).toMatch(/^\d+\.\d+$/);
-  await about.getByRole("button", { name: "Close" }).click();
-  await about.waitFor({ state: "hidden" });
-  return node;
-}
 
 /** What the page functions below use of the browser (this file is compiled without the DOM's types). */
 interface PageGlobals {
@@ -100,22 +86,6 @@ async function refreshedFrom({ page }: Person, token: string): Promise<string> {
     { timeout: 2 * ACCESS_TOKEN_TTL_SECONDS * 1000, polling: 200 },
   );
   return (await handle.jsonValue()) as string;
-}
-
-/** Opens the direct chat with `username` through the search. */
-async function openDirectChat({ page }: Person, username: string): Promise<void> {
-  await page.getByLabel("Find a user").fill(username);
-  await page.getByRole("button", { name: `Chat with ${username} (@${username})` }).click();
-  await page.getByRole("heading", { name: username }).waitFor();
-}
-
-/** The own message `text` once it shows `state` (by its icon's name). */
-function ownMessage({ page }: Person, text: string, state: string): Locator {
-  return page
-    .getByRole("log", { name: "Messages" })
-    .locator("li.message.mine")
-    .filter({ has: page.locator(".content", { hasText: text }) })
-    .filter({ has: page.getByRole("img", { name: state, exact: true }) });
 }
 
 describe("the web app", () => {

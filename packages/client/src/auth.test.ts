@@ -14,20 +14,25 @@ const TTL_SECONDS = 30;
 const api = useApi("session-auth", { env: { ACCESS_TOKEN_TTL_SECONDS: String(TTL_SECONDS) } });
 const PASSWORD = "a password of session auth";
 
-/** A session auth on the test API whose clock is `clock.now`, counting the refreshes it sends. */
+/**
+ * A session auth on the test API whose clock is `clock.now`, counting the refreshes it sends; while
+ * `network.offline`, every request fails as a browser's does without a network.
+ */
 function setup(storage?: TokenStorage) {
   const clock = { now: Date.now() };
   const counts = { refreshes: 0 };
+  const network = { offline: false };
   const auth = createSessionAuth({
     url: api.baseUrl,
     now: () => clock.now,
     ...(storage && { storage }),
     fetch: async (url, init) => {
+      if (network.offline) throw new TypeError("Failed to fetch");
       if (String(url).endsWith("/api/auth/refresh")) counts.refreshes++;
       return fetch(url, init);
     },
   });
-  return { auth, clock, counts };
+  return { auth, clock, counts, network };
 }
 
 /** The ParleyError `promise` rejects with. */
@@ -109,6 +114,34 @@ describe("session auth", () => {
     expect((await rest.call("users.me", {})).user.id).toBe(info.user.id);
     expect(counts.refreshes).toBe(1);
     expect(await auth.getToken()).not.toBe(expired);
+  });
+
+  it("keeps the session through refreshes that get no answer (offline), and refreshes once back", async () => {
+    const storage = memoryTokens();
+    const { auth, clock, counts, network } = setup(storage);
+    const { info } = await registered(auth);
+    const first = await auth.getToken();
+
+    // Offline, past the token's expiry: every refresh fails as retryable, and nothing is forgotten.
+    network.offline = true;
+    clock.now += 2 * TTL_SECONDS * 1000;
+    for (let i = 0; i < 3; i++) expect(await failure(auth.getToken())).toMatchObject({ code: "UNAVAILABLE", retryable: true });
+    expect(auth.session.get()?.sessionId).toBe(info.sessionId);
+    expect((await storage.load())?.refreshToken).toBeDefined();
+
+    // A reload while still offline starts from the stored session, as logged in as before.
+    const reloaded = setup(storage);
+    reloaded.network.offline = true;
+    await reloaded.auth.ready;
+    expect(reloaded.auth.session.get()?.sessionId).toBe(info.sessionId);
+
+    // Back online: one refresh, on the same session.
+    network.offline = false;
+    const next = await auth.getToken();
+    expect(next).not.toBe(first);
+    expect(counts.refreshes).toBe(1);
+    expect(await whoIs(next)).toBe(info.user.id);
+    expect(auth.session.get()?.sessionId).toBe(info.sessionId);
   });
 
   it("keeps the session in memory where there is no localStorage", async () => {

@@ -18,11 +18,31 @@ export interface ChatScreenProps {
   self: PublicUser;
 }
 
+/** Where the tab keeps its open conversation, so that a reload (offline too) opens it again. */
+const openKey = (userId: string) => `parley.open-conversation.${userId}`;
+
+/** The conversation this tab had open before a reload; null for none (or no sessionStorage). */
+function remembered(userId: string): string | null {
+  try {
+    return sessionStorage.getItem(openKey(userId));
+  } catch {
+    return null;
+  }
+}
+
 export function ChatScreen({ client, self }: ChatScreenProps) {
-  const [openId, setOpenId] = useState<string | null>(null);
+  const [openId, setOpenId] = useState<string | null>(() => remembered(self.id));
   const [about, setAbout] = useState(false);
   const [newGroup, setNewGroup] = useState(false);
   useEffect(() => directoryOf(client).add([self]), [client, self]);
+  useEffect(() => {
+    try {
+      if (openId) sessionStorage.setItem(openKey(self.id), openId);
+      else sessionStorage.removeItem(openKey(self.id));
+    } catch {
+      // Storage disabled: a reload shows the list.
+    }
+  }, [openId, self.id]);
 
   /** Back to the list (phones): focus goes to the conversation just left, not to the page's start. */
   function back(conversationId: string) {
