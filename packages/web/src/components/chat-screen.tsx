@@ -22,7 +22,12 @@ export function ChatScreen({ client, self }: ChatScreenProps) {
   const [openId, setOpenId] = useState<string | null>(null);
   const [about, setAbout] = useState(false);
   const [newGroup, setNewGroup] = useState(false);
+  /** Why the open conversation closed by itself ("You are no longer in …"), until another opens. */
+  const [notice, setNotice] = useState("");
   useEffect(() => directoryOf(client).add([self]), [client, self]);
+  useEffect(() => {
+    if (openId) setNotice("");
+  }, [openId]);
 
   /** Back to the list (phones): focus goes to the conversation just left, not to the page's start. */
   function back(conversationId: string) {
@@ -45,6 +50,9 @@ export function ChatScreen({ client, self }: ChatScreenProps) {
         </button>
       </header>
       <ConnectionBanner client={client} />
+      <div className="banner notice" role="status" data-testid="notice">
+        {notice}
+      </div>
       <div className="panes">
         <aside className="sidebar">
           <UserSearch client={client} self={self} onOpen={setOpenId} />
@@ -55,7 +63,17 @@ export function ChatScreen({ client, self }: ChatScreenProps) {
         </aside>
         <main className="conversation-pane">
           {openId ? (
-            <MessageView key={openId} client={client} self={self} conversationId={openId} onBack={() => back(openId)} onLeft={() => setOpenId(null)} />
+            <MessageView
+              key={openId}
+              client={client}
+              self={self}
+              conversationId={openId}
+              onBack={() => back(openId)}
+              onGone={(text) => {
+                setOpenId(null);
+                setNotice(text);
+              }}
+            />
           ) : (
             <p className="placeholder">Choose a conversation, or find someone to chat with.</p>
           )}
