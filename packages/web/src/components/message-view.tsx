@@ -222,21 +222,27 @@ function Timeline({ conversation, attachments, self, group, members, readPointer
     const root = log.current;
     const button = olderButton.current;
     if (!positioned || !hasOlder || !root || !button) return;
+    let active = true;
     const observer = new IntersectionObserver(
       (entries) => {
         if (!entries.some((e) => e.isIntersecting)) return;
-        void loadOlder().then(() =>
+        void loadOlder().then((loadedOne) => {
+          if (!loadedOne) return;
           // Observed anew, it reports at once whether it is still near the top (a short page): then the next.
           requestAnimationFrame(() => {
+            if (!active) return;
             observer.unobserve(button);
             observer.observe(button);
-          }),
-        );
+          });
+        });
       },
       { root, rootMargin: `${LOAD_OLDER_MARGIN_PX}px 0px 0px 0px` },
     );
     observer.observe(button);
-    return () => observer.disconnect();
+    return () => {
+      active = false;
+      observer.disconnect();
+    };
   }, [conversation, positioned, hasOlder]);
 
   // Older messages came in above: the ones on screen stay where they were.
@@ -258,16 +264,17 @@ function Timeline({ conversation, attachments, self, group, members, readPointer
     if (el && positioned && atEnd.current) el.scrollTop = el.scrollHeight;
   }, [rows.length, pending.length, typing.length]);
 
-  /** The page before the oldest held, keeping the view where it is; one at a time. */
-  async function loadOlder() {
+  /** The page before the oldest held, keeping the view where it is; one at a time (false: one was loading). */
+  async function loadOlder(): Promise<boolean> {
     const el = log.current;
-    if (loadingOlder.current || !el) return;
+    if (loadingOlder.current || !el) return false;
     loadingOlder.current = true;
     const first = conversation.messages.get().items[0];
     const item = first && el.querySelector(`li[data-seq="${first.seq}"]`);
     if (first && item) anchor.current = { seq: first.seq, top: item.getBoundingClientRect().top - el.getBoundingClientRect().top };
     await conversation.loadOlder().catch(() => false);
     loadingOlder.current = false;
+    return true;
   }
 
   let previousSender: string | undefined;
