@@ -292,11 +292,20 @@ describe("the web app", () => {
     // Scrolled to the top, page after page comes in above, until the first message.
     const messages = log.locator("li.message");
     const first = log.locator("li.message .content", { hasText: /^history 1$/ });
+    const offsetOf = async (item: Locator) => ((await item.boundingBox())?.y ?? NaN) - ((await log.boundingBox())?.y ?? NaN);
     for (let scrolls = 0; (await first.count()) === 0; scrolls++) {
       expect(scrolls, "pages loaded by scrolling").toBeLessThan(5);
       const held = await messages.count();
-      await log.evaluate((el) => ((el as unknown as { scrollTop: number }).scrollTop = 0));
+      // To the top, and where the oldest message held is then (before anything can load).
+      const oldest = await log.evaluate((el) => {
+        const box = el as unknown as Boxed & { scrollTop: number; querySelector(selector: string): (Boxed & { getAttribute(name: string): string | null }) | null };
+        box.scrollTop = 0;
+        const item = box.querySelector("li[data-seq]");
+        return { seq: item?.getAttribute("data-seq"), offset: (item?.getBoundingClientRect().top ?? NaN) - box.getBoundingClientRect().top };
+      });
       await expect.poll(() => messages.count(), { timeout: UI_TIMEOUT_MS }).toBeGreaterThan(held);
+      // The messages on screen stayed where they were.
+      expect(Math.abs((await offsetOf(log.locator(`li[data-seq="${oldest.seq}"]`))) - oldest.offset)).toBeLessThan(2);
     }
     await log.getByRole("button", { name: "Load earlier messages" }).waitFor({ state: "detached" });
     expect(await contentsOf(person)).toEqual(Array.from({ length: TOTAL }, (_, i) => `history ${i + 1}`));
