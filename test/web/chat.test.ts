@@ -3,10 +3,13 @@
  * the worker, Redis, FerretDB, the object store) and headless Chromium, one browser context per user.
  * Every wait is on what the page shows; nothing sleeps.
  */
+import type { Locator } from "playwright-core";
 import { describe, expect, it } from "vitest";
 
+import { ApiClient } from "../helpers/api-client.js";
+import { connectClient } from "../helpers/clients.js";
 import { useCluster } from "../helpers/cluster.js";
-import { contentsOf, gatewayNodeOf, openDirectChat, ownMessage, register, useBrowser, type Person } from "../helpers/web-app.js";
+import { contentsOf, conversationRow, gatewayNodeOf, messageLog, messageWith, openDirectChat, ownMessage, register, UI_TIMEOUT_MS, useBrowser, type Person } from "../helpers/web-app.js";
 
 /** Short sessions, so that the app has to refresh them while the tests run. */
 const ACCESS_TOKEN_TTL_SECONDS = 20;
@@ -19,6 +22,8 @@ const fixture = useCluster("web", {
     worker: { PERSIST_BATCH_WAIT_MS: "300" },
     // Sockets are told 10 s before their token expires: the app refreshes halfway through its life.
     gateway: { SESSION_EXPIRY_WARNING_SECONDS: "10" },
+    // The long history below is posted at once.
+    api: { RATE_LIMIT_MESSAGE_BURST: "1000" },
   },
 });
 
@@ -35,6 +40,10 @@ interface PageElement {
   textContent: string | null;
   querySelector(selector: string): PageElement | null;
   getAttribute(name: string): string | null;
+}
+/** An element's box, as the page measures it. */
+interface Boxed {
+  getBoundingClientRect(): { top: number; bottom: number };
 }
 /** What {@link recordChanges} saw. */
 interface Seen {
@@ -120,13 +129,18 @@ describe("the web app", () => {
     await ownMessage(ada, "hello bob", "Saved").waitFor();
     expect((await seenOn(ada)).sendStates["hello bob"]).toEqual(["Sending", "Sent", "Saved"]);
 
-    // Bob has it unread in his list, until he opens the conversation.
+    // Bob has it unread in his list, until he opens the conversation; till then Ada sees it unread.
     const bobList = bob.page.getByRole("navigation", { name: "Conversations" });
     const bobRow = bobList.getByRole("button", { name: new RegExp(adaName) });
     await bobRow.getByTestId("unread").filter({ hasText: "1 unread" }).waitFor();
     expect(await bobRow.textContent()).toContain("hello bob");
+    expect(await messageWith(ada, "hello bob").getByTestId("read-by").count()).toBe(0);
     await bobRow.click();
     await bob.page.getByRole("log", { name: "Messages" }).getByText("hello bob").waitFor();
+    // He opens it on "New messages", under today's date; Ada sees he read it.
+    expect(await messageLog(bob).getByRole("heading").allTextContents()).toEqual(["Today", "New messages"]);
+    await messageWith(ada, "hello bob").getByRole("img", { name: `Read by ${bobName}`, exact: true }).waitFor();
+    expect(await messageWith(ada, "hello bob").getByTestId("read-by").count()).toBe(1);
 
     // Bob types: Ada sees it, and sees it stop when he sends.
     const bobBox = bob.page.getByRole("textbox", { name: "Message" });
@@ -195,5 +209,81 @@ describe("the web app", () => {
     expect((await storedSessionOf(eve)).sessionId).toBe(first.sessionId);
 
     expect([...eve.problems, ...frank.problems]).toEqual([]);
+  }, 120_000);
+
+  it("opens a long history on its first unread message, marks read only what was on screen, and scrolls back to the first message", async () => {
+    // Straight to the API: nginx's per-address request limit would make the seeding wait.
+    const api = new ApiClient(fixture.cluster.api.url);
+    const reader = await api.register("reader");
+    const writer = await api.register("writer");
+    const { id } = await api.direct(writer.token, reader.id);
+    // 200 messages, every tenth of the first 130 the reader's; she has read up to 140.
+    const TOTAL = 200;
+    const READ = 140;
+    for (let seq = 1; seq <= TOTAL; seq++) {
+      const from = seq % 10 === 0 && seq <= 130 ? reader : writer;
+      const body = { clientMsgId: `history-${seq}`, content: `history ${seq}` };
+      const res = await api.request<{ message: { seq: number } }>("POST", `/api/conversations/${id}/messages`, { token: from.token, body });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(res.body.message.seq).toBe(seq);
+    }
+    const socket = await connectClient(fixture.cluster.url, reader.token);
+    const ack = await new Promise((resolve) => socket.socket.emit("conversation:read", { conversationId: id, seq: READ }, resolve));
+    expect(ack).toEqual({ ok: true, seq: READ });
+    socket.socket.disconnect();
+    const readPointer = async () =>
+      (await api.request<{ conversation: { readPointers: Record<string, number> } }>("GET", `/api/conversations/${id}`, { token: reader.token })).body.conversation.readPointers[reader.id];
+
+    const person = await open(1280);
+    await person.page.getByLabel("Username").fill(reader.user.username);
+    await person.page.getByLabel("Password").fill("correct horse battery");
+    await person.page.getByRole("button", { name: "Log in", exact: true }).click();
+    await conversationRow(person, new RegExp(writer.user.username)).click();
+
+    // "New messages" right above the first unread, and the view on it.
+    const log = messageLog(person);
+    const divider = log.locator("li.unread-divider");
+    await divider.getByRole("heading", { name: "New messages" }).waitFor();
+    expect(await log.locator("li.unread-divider + li.message .content").textContent()).toBe(`history ${READ + 1}`);
+    const top = async () => ((await divider.boundingBox())?.y ?? NaN) - ((await log.boundingBox())?.y ?? NaN);
+    await expect.poll(top, { timeout: UI_TIMEOUT_MS }).toBeLessThan(40);
+    expect(await top()).toBeGreaterThanOrEqual(0);
+
+    // Read: what came into view, and nothing below it.
+    await expect.poll(readPointer, { timeout: UI_TIMEOUT_MS }).toBeGreaterThan(READ);
+    const lastOnScreen = await log.evaluate((el) => {
+      const box = el as unknown as Boxed & { querySelectorAll(selector: string): Iterable<Boxed & { getAttribute(name: string): string | null }> };
+      const bottom = box.getBoundingClientRect().bottom;
+      const shown = [...box.querySelectorAll("li[data-seq]")].filter((li) => li.getBoundingClientRect().top < bottom);
+      return Number(shown.at(-1)?.getAttribute("data-seq"));
+    });
+    expect(lastOnScreen).toBeLessThan(TOTAL - 10);
+    expect(await readPointer()).toBeLessThanOrEqual(lastOnScreen);
+
+    // Scrolled to the top, page after page comes in above, until the first message.
+    const messages = log.locator("li.message");
+    const first = log.locator("li.message .content", { hasText: /^history 1$/ });
+    const offsetOf = async (item: Locator) => ((await item.boundingBox())?.y ?? NaN) - ((await log.boundingBox())?.y ?? NaN);
+    for (let scrolls = 0; (await first.count()) === 0; scrolls++) {
+      expect(scrolls, "pages loaded by scrolling").toBeLessThan(5);
+      const held = await messages.count();
+      // To the top, and where the oldest message held is then (before anything can load).
+      const oldest = await log.evaluate((el) => {
+        const box = el as unknown as Boxed & { scrollTop: number; querySelector(selector: string): (Boxed & { getAttribute(name: string): string | null }) | null };
+        box.scrollTop = 0;
+        const item = box.querySelector("li[data-seq]");
+        return { seq: item?.getAttribute("data-seq"), offset: (item?.getBoundingClientRect().top ?? NaN) - box.getBoundingClientRect().top };
+      });
+      await expect.poll(() => messages.count(), { timeout: UI_TIMEOUT_MS }).toBeGreaterThan(held);
+      // The messages on screen stayed where they were.
+      expect(Math.abs((await offsetOf(log.locator(`li[data-seq="${oldest.seq}"]`))) - oldest.offset)).toBeLessThan(2);
+    }
+    await log.getByRole("button", { name: "Load earlier messages" }).waitFor({ state: "detached" });
+    expect(await contentsOf(person)).toEqual(Array.from({ length: TOTAL }, (_, i) => `history ${i + 1}`));
+    // One day, one separator; the divider where it was.
+    expect(await log.getByRole("heading").allTextContents()).toEqual(["Today", "New messages"]);
+    expect(await log.locator("li.unread-divider + li.message .content").textContent()).toBe(`history ${READ + 1}`);
+
+    expect(person.problems).toEqual([]);
   }, 120_000);
 });

@@ -1,8 +1,9 @@
 /**
  * Groups in the web app, as people use them: three browser contexts on a real cluster (nginx serving
  * the built app, two gateways, the API, the worker, Redis, FerretDB, the object store). One creates a
- * group with the two others found by search, removes and adds back a member; then messages, a reply,
- * an edit, a reaction and a delete made by one show up on the two others; a member leaves.
+ * group with the two others found by search, removes (the group closes on that member's screen) and adds
+ * back a member; then messages (read by the others), a reply, an edit, a reaction and a delete made by
+ * one show up on the two others; a member leaves.
  */
 import { describe, expect, it } from "vitest";
 
@@ -48,11 +49,16 @@ describe("the web app's groups", () => {
     await ada.page.getByRole("button", { name: "3 members" }).waitFor();
     await conversationRow(bob, new RegExp(groupName)).waitFor();
 
-    // Ada, the admin, removes Cat: the group leaves Cat's list; she adds Cat back: it returns.
+    // Ada, the admin, removes Cat: the group leaves Cat's list, and closes on her screen with a notice;
+    // she adds Cat back: it returns.
+    await conversationRow(cat, new RegExp(groupName)).click();
+    await cat.page.getByRole("heading", { name: groupName }).waitFor();
     let members = await membersDialog(ada);
     await members.getByRole("button", { name: `Remove ${catName} from the group` }).click();
     await ada.page.getByRole("button", { name: "2 members" }).waitFor();
     await conversationRow(cat, new RegExp(groupName)).waitFor({ state: "detached" });
+    await cat.page.getByRole("status").filter({ hasText: `You are no longer in ${groupName}` }).waitFor();
+    await cat.page.getByRole("heading", { name: groupName }).waitFor({ state: "detached" });
     await members.getByLabel("Find people to add").fill(catName);
     await members.getByRole("button", { name: `Add ${catName} (@${catName})` }).click();
     await ada.page.getByRole("button", { name: "3 members" }).waitFor();
@@ -66,10 +72,13 @@ describe("the web app's groups", () => {
     await members.getByRole("button", { name: "Close" }).click();
     await conversationRow(cat, new RegExp(groupName)).click();
     await cat.page.getByRole("heading", { name: groupName }).waitFor();
+    expect(await cat.page.getByTestId("notice").textContent()).toBe("");
 
-    // A message from Ada reaches both.
+    // A message from Ada reaches both; she sees both read it.
     await say(ada, "hello team");
     for (const person of [bob, cat]) await messageWith(person, "hello team").waitFor();
+    const readers = new RegExp(`^Read by (${bobName}, ${catName}|${catName}, ${bobName})$`);
+    await messageWith(ada, "hello team").getByRole("img", { name: readers }).waitFor();
 
     // Bob replies to it: his message quotes hers, on every screen.
     await messageWith(bob, "hello team").getByRole("button", { name: "Reply" }).click();
@@ -118,6 +127,7 @@ describe("the web app's groups", () => {
     await members.getByRole("button", { name: "Leave group" }).click();
     await conversationRow(bob, new RegExp(groupName)).waitFor({ state: "detached" });
     await bob.page.getByText("Choose a conversation").waitFor();
+    await bob.page.getByTestId("notice").filter({ hasText: `You left ${groupName}` }).waitFor();
     for (const person of [ada, cat]) await person.page.getByRole("button", { name: "2 members" }).waitFor();
 
     expect(everyone.flatMap((p) => p.problems)).toEqual([]);

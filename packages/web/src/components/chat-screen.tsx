@@ -34,8 +34,11 @@ export function ChatScreen({ client, self }: ChatScreenProps) {
   const [openId, setOpenId] = useState<string | null>(() => remembered(self.id));
   const [about, setAbout] = useState(false);
   const [newGroup, setNewGroup] = useState(false);
+  /** Why the open conversation closed by itself ("You are no longer in …"), until another opens. */
+  const [notice, setNotice] = useState("");
   useEffect(() => directoryOf(client).add([self]), [client, self]);
   useEffect(() => {
+    if (openId) setNotice("");
     try {
       if (openId) sessionStorage.setItem(openKey(self.id), openId);
       else sessionStorage.removeItem(openKey(self.id));
@@ -65,6 +68,9 @@ export function ChatScreen({ client, self }: ChatScreenProps) {
         </button>
       </header>
       <ConnectionBanner client={client} />
+      <div className="banner notice" role="status" data-testid="notice">
+        {notice}
+      </div>
       <div className="panes">
         <aside className="sidebar">
           <UserSearch client={client} self={self} onOpen={setOpenId} />
@@ -75,7 +81,17 @@ export function ChatScreen({ client, self }: ChatScreenProps) {
         </aside>
         <main className="conversation-pane">
           {openId ? (
-            <MessageView key={openId} client={client} self={self} conversationId={openId} onBack={() => back(openId)} onLeft={() => setOpenId(null)} />
+            <MessageView
+              key={openId}
+              client={client}
+              self={self}
+              conversationId={openId}
+              onBack={() => back(openId)}
+              onGone={(text) => {
+                setOpenId(null);
+                setNotice(text);
+              }}
+            />
           ) : (
             <p className="placeholder">Choose a conversation, or find someone to chat with.</p>
           )}

@@ -1,6 +1,7 @@
 /**
  * One message: the message it replies to, its text, reactions, time and, for one's own, where it is:
- * clock, check, double check, or failed. A confirmed message has its actions (message-actions.tsx).
+ * clock, check, double check, or failed, and who has read up to it. A confirmed message has its actions
+ * (message-actions.tsx).
  */
 import { useState } from "react";
 
@@ -31,6 +32,8 @@ export interface MessageItemProps {
   sender?: string | undefined;
   /** What the message replies to: a quote, or null when that message is not loaded here. */
   quote?: Quote | null | undefined;
+  /** Who has read up to this message, and no further: their names (own messages only). */
+  readBy?: readonly string[] | undefined;
   nameOf: (userId: string) => string;
   onReply: (message: TimelineMessage) => void;
 }
@@ -43,7 +46,7 @@ const STATES: Record<SendState, { label: string; Icon: () => React.JSX.Element }
   failed: { label: "Not sent", Icon: AlertIcon },
 };
 
-export function MessageItem({ row, conversation, attachments, selfId, mine, sender, quote, nameOf, onReply }: MessageItemProps) {
+export function MessageItem({ row, conversation, attachments, selfId, mine, sender, quote, readBy, nameOf, onReply }: MessageItemProps) {
   const { message } = row;
   const [editing, setEditing] = useState(false);
   const [error, setError] = useState<string>();
@@ -59,7 +62,12 @@ export function MessageItem({ row, conversation, attachments, selfId, mine, send
   }
 
   return (
-    <li className={`message${mine ? " mine" : ""}${deleted ? " deleted" : ""}`} data-state={state} data-message-id={message.id}>
+    <li
+      className={`message${mine ? " mine" : ""}${deleted ? " deleted" : ""}`}
+      data-state={state}
+      data-message-id={message.id}
+      data-seq={row.kind === "confirmed" ? row.message.seq : undefined}
+    >
       {sender && <span className="sender">{sender}</span>}
       {quote !== undefined && !deleted && (
         <blockquote className="quote">
@@ -102,6 +110,7 @@ export function MessageItem({ row, conversation, attachments, selfId, mine, send
           {message.editedAt && !deleted && <span className="edited">edited</span>}
           <time dateTime={at}>{clockTime(at)}</time>
           {state && <SendStateIcon state={state} />}
+          {readBy && readBy.length > 0 && <ReadBy names={readBy} />}
         </span>
       </div>
       {error && (
@@ -129,6 +138,25 @@ function SendStateIcon({ state }: { state: SendState }) {
   return (
     <span className={`send-state ${state}`} role="img" aria-label={label} title={label} data-testid="send-state">
       <Icon />
+    </span>
+  );
+}
+
+/** Most readers drawn; the others are counted ("+2"). Every name is in the accessible name. */
+const READERS_SHOWN = 3;
+
+/** Who has read up to here: their initials, small, after the send state (Messenger's read avatars). */
+function ReadBy({ names }: { names: readonly string[] }) {
+  const label = `Read by ${names.join(", ")}`;
+  const more = names.length - READERS_SHOWN;
+  return (
+    <span className="read-by" role="img" aria-label={label} title={label} data-testid="read-by">
+      {names.slice(0, READERS_SHOWN).map((n, i) => (
+        <span key={i} className="reader">
+          {n.slice(0, 1).toUpperCase()}
+        </span>
+      ))}
+      {more > 0 && <span className="more">+{more}</span>}
     </span>
   );
 }
