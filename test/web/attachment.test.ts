@@ -5,7 +5,7 @@
  * gets the text file as a link with its name and size; files dropped and pasted go out too. Then media:
  * a voice note recorded from Chromium's fake microphone (a beep), cancelled once and sent once, plays on
  * the other side with the duration the worker found; an uploaded WAV and a WebM video recorded from a
- * canvas show in players whose media loads.
+ * canvas show in players whose media loads; a refused microphone is said in an alert.
  * A real cluster: the bytes go from the page straight to the object store and back.
  */
 import type { Locator } from "playwright-core";
@@ -204,7 +204,7 @@ describe("the web app's attachments", () => {
     expect([...ada.problems, ...bob.problems]).toEqual([]);
   }, 120_000);
 
-  it("records a voice note (cancelled once, then sent) that plays on the other side; audio and video files play inline", async () => {
+  it("records a voice note (cancelled once, then sent) that plays on the other side; audio and video files play inline; a refused microphone is said", async () => {
     // Keeps every microphone stream the app gets, to see that each is released.
     await ada.page.evaluate(() => {
       const win = globalThis as unknown as MicrophoneGlobals;
@@ -286,6 +286,18 @@ describe("the web app's attachments", () => {
     const video = messageLog(ada).getByRole("figure", { name: /^clip\.webm/ });
     expect(await metadataLoaded(video.locator("video"))).toMatchObject({ videoWidth: 64 });
     await video.getByRole("link", { name: /^Download clip\.webm/ }).waitFor();
+
+    // A microphone refused: said in an alert, which can be dismissed.
+    await ada.page.evaluate(() => {
+      const win = globalThis as unknown as MicrophoneGlobals & { DOMException: new (message: string, name: string) => Error };
+      win.navigator.mediaDevices.getUserMedia = () => Promise.reject(new win.DOMException("Permission denied", "NotAllowedError"));
+    });
+    await ada.page.getByRole("button", { name: "Record voice note" }).click();
+    const alert = ada.page.getByRole("alert").filter({ hasText: "Microphone access is blocked" });
+    await alert.waitFor();
+    expect(await recorder.count()).toBe(0);
+    await alert.getByRole("button", { name: "Dismiss" }).click();
+    await alert.waitFor({ state: "hidden" });
 
     expect([...ada.problems, ...bob.problems]).toEqual([]);
   }, 120_000);
