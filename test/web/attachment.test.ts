@@ -5,7 +5,7 @@
  * gets the text file as a link with its name and size; files dropped and pasted go out too. Then media:
  * a voice note recorded from Chromium's fake microphone (a beep), cancelled once and sent once, plays on
  * the other side with the duration the worker found; an uploaded WAV and a WebM video recorded from a
- * canvas show in players whose media loads; a refused microphone is said in an alert.
+ * canvas show in players whose media loads; a microphone that goes away or is refused is said in an alert.
  * A real cluster: the bytes go from the page straight to the object store and back.
  */
 import type { Locator } from "playwright-core";
@@ -62,7 +62,7 @@ interface MicrophoneGlobals {
   microphones: MediaStreamLike[];
 }
 interface MediaStreamLike {
-  getTracks(): { readyState: string }[];
+  getTracks(): { readyState: string; stop(): void }[];
 }
 
 /** What the page function recording a video from a canvas uses. */
@@ -251,8 +251,6 @@ describe("the web app's attachments", () => {
     expect((await metadataLoaded(note.locator("audio"))).readyState).toBeGreaterThanOrEqual(1);
     expect(await plays(note.locator("audio"))).toBeGreaterThan(0);
     await note.getByRole("link", { name: /^Download voice-note-\d{4}-\d{2}-\d{2}-\d{4}\.webm/ }).waitFor();
-    // The cancelled one never went.
-    expect(await messageLog(bob).getByRole("figure", { name: /^Voice note/ }).count()).toBe(1);
 
     // Bob sends a WAV file and a short WebM video recorded from a canvas; Ada gets both as players.
     const clip = await bob.page.evaluate(async () => {
@@ -286,6 +284,21 @@ describe("the web app's attachments", () => {
     const video = messageLog(ada).getByRole("figure", { name: /^clip\.webm/ });
     expect(await metadataLoaded(video.locator("video"))).toMatchObject({ videoWidth: 64 });
     await video.getByRole("link", { name: /^Download clip\.webm/ }).waitFor();
+
+    // A microphone that goes away while recording ends the recording, which is not sent.
+    await recordASecond();
+    await ada.page.evaluate(() => {
+      const { microphones } = globalThis as unknown as MicrophoneGlobals;
+      for (const track of microphones.at(-1)?.getTracks() ?? []) track.stop();
+    });
+    const gone = ada.page.getByRole("alert").filter({ hasText: "The microphone stopped" });
+    await gone.waitFor();
+    await recorder.waitFor({ state: "hidden" });
+    await gone.getByRole("button", { name: "Dismiss" }).click();
+
+    // The cancelled note and the one cut off never went: Ada's messages hold one note, pending or sent.
+    expect(await messageLog(ada).locator("li.message").filter({ hasText: /voice-note-|Voice note/ }).count()).toBe(1);
+    expect(await messageLog(bob).getByRole("figure", { name: /^Voice note/ }).count()).toBe(1);
 
     // A microphone refused: said in an alert, which can be dismissed.
     await ada.page.evaluate(() => {

@@ -127,6 +127,12 @@ export function VoiceRecorder({ onRecorded }: VoiceRecorderProps) {
     };
     recorder.onstop = () => {
       release(stream);
+      // Stopped by itself: the microphone went away (unplugged, or its permission revoked).
+      if (recording.current === current) {
+        finish(false);
+        setProblem("The microphone stopped, so the voice note was not sent.");
+        return;
+      }
       if (!current.send) return;
       const type = bareType(recorder.mimeType || chunks[0]?.type || "audio/webm");
       if (chunks.length === 0) {
