@@ -49,10 +49,19 @@ export async function withChromiumPage<T>(use: (page: Page) => Promise<T>, optio
   }
 }
 
+/** Options of {@link launchChromium}. */
+export interface LaunchChromiumOptions {
+  /**
+   * Command-line switches added to {@link CHROMIUM_ARGS}, such as `--use-fake-device-for-media-stream`.
+   * @default []
+   */
+  args?: string[];
+}
+
 /**
  * A fresh headless Chromium for tests that need several independent contexts at once (one per user:
  * each has its own cookies and storage); `close()` it after.
  */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+export function launchChromium(options: LaunchChromiumOptions = {}): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...(options.args ?? [])] });
 }

@@ -20,12 +20,22 @@ export interface Person {
   problems: string[];
 }
 
+/** Options of {@link useBrowser}. */
+export interface UseBrowserOptions {
+  /**
+   * Chromium switches besides the defaults, e.g. `--use-fake-device-for-media-stream` and
+   * `--use-fake-ui-for-media-stream` for a fake microphone and camera granted without a prompt.
+   * @default []
+   */
+  args?: string[];
+}
+
 /** Starts Chromium before the file's tests and closes it, and every context opened, after them. */
-export function useBrowser(fixture: ClusterFixture): { open(width: number): Promise<Person> } {
+export function useBrowser(fixture: ClusterFixture, options: UseBrowserOptions = {}): { open(width: number): Promise<Person> } {
   let browser: Browser | undefined;
   const contexts: BrowserContext[] = [];
   beforeAll(async () => {
-    browser = await launchChromium();
+    browser = await launchChromium({ args: options.args ?? [] });
   }, 60_000);
   afterAll(async () => {
     for (const context of contexts) await context.close().catch(() => undefined);

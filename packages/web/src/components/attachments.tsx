@@ -1,7 +1,9 @@
 /**
  * A message's files. Pending: name, size and the upload's progress (an image previewed from the file
  * itself). Confirmed: images inline as their thumbnail (the original until the worker made one), full
- * size in a dialog on click; other files as download links with name and size.
+ * size in a dialog on click; audio and video in the browser's own players, with the duration the worker
+ * found and a download link (a voice note labelled as one); other files as download links with name
+ * and size.
  */
 import { useEffect, useId, useState } from "react";
 
@@ -9,6 +11,8 @@ import type { Attachments, LocalAttachment } from "@parley/client";
 import type { Attachment } from "@parley/protocol";
 
 import { useModal } from "../hooks.js";
+import { clockDuration, isVoiceNote } from "../voice-note.js";
+import "./media-attachments.css";
 
 /** "512 B", "42 KB", "3.4 MB". */
 export function fileSize(bytes: number): string {
@@ -17,11 +21,12 @@ export function fileSize(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
-/** A download URL of `id`, asked again when what it names changes; undefined until it came. */
-function useAttachmentUrl(attachments: Attachments, id: string, variant: "original" | "thumbnail"): string | undefined {
+/** A download URL of `id`, asked again when what it names changes; undefined until it came (or without a variant). */
+function useAttachmentUrl(attachments: Attachments, id: string, variant: "original" | "thumbnail" | undefined): string | undefined {
   const [url, setUrl] = useState<{ key: string; url: string }>();
   const key = `${id}:${variant}`;
   useEffect(() => {
+    if (!variant) return;
     let current = true;
     attachments.url(id, { variant }).then(
       (u) => current && setUrl({ key, url: u }),
@@ -38,7 +43,15 @@ export function SentAttachments({ attachments, items }: { attachments: Attachmen
   return (
     <ul className="attachments" aria-label="Attachments">
       {items.map((a) => (
-        <li key={a.id}>{a.kind === "image" ? <ImageAttachment attachments={attachments} a={a} /> : <FileLink attachments={attachments} a={a} />}</li>
+        <li key={a.id}>
+          {a.kind === "image" ? (
+            <ImageAttachment attachments={attachments} a={a} />
+          ) : a.kind === "audio" || a.kind === "video" ? (
+            <MediaAttachment attachments={attachments} a={a} />
+          ) : (
+            <FileLink attachments={attachments} a={a} />
+          )}
+        </li>
       ))}
     </ul>
   );
@@ -102,6 +115,43 @@ function FileLink({ attachments, a }: { attachments: Attachments; a: Attachment 
     </a>
   ) : (
     <span className="file-attachment">{label}</span>
+  );
+}
+
+/**
+ * Audio or video in the browser's player: only its metadata loaded until played, a video's poster from
+ * its thumbnail when it has one. Named by what it is (a voice note, or the file's name) and how long it
+ * lasts when the worker found out.
+ */
+function MediaAttachment({ attachments, a }: { attachments: Attachments; a: Attachment }) {
+  const src = useAttachmentUrl(attachments, a.id, "original");
+  const poster = useAttachmentUrl(attachments, a.id, a.kind === "video" && a.thumbnail ? "thumbnail" : undefined);
+  const voiceNote = isVoiceNote(a);
+  const title = voiceNote ? "Voice note" : a.name;
+  const duration = a.durationMs !== undefined ? clockDuration(a.durationMs) : undefined;
+  const label = duration ? `${title}, ${duration}` : title;
+  return (
+    <figure className={`media-attachment ${a.kind}${voiceNote ? " voice-note" : ""}`} aria-label={label}>
+      {!src ? (
+        <span className="media-placeholder">{title}</span>
+      ) : a.kind === "audio" ? (
+        <audio controls preload="metadata" src={src} aria-label={label} />
+      ) : (
+        <video controls playsInline preload="metadata" src={src} poster={poster} width={a.width} height={a.height} aria-label={label} />
+      )}
+      <figcaption>
+        <span className="media-title">{title}</span>
+        {duration && <span className="media-duration"> {duration}</span>}
+        {src && (
+          <>
+            {" "}
+            <a href={src} download={a.name} aria-label={`Download ${a.name} (${fileSize(a.size)})`}>
+              Download
+            </a>
+          </>
+        )}
+      </figcaption>
+    </figure>
   );
 }
 

@@ -1,9 +1,13 @@
-/** The message box: Enter sends, Shift+Enter adds a line, Escape drops the reply; typing tells the others. */
+/**
+ * The message box: Enter sends, Shift+Enter adds a line, Escape drops the reply; typing tells the others.
+ * Beside it: files to attach and a voice note to record.
+ */
 import { useEffect, useId, useRef, useState, type KeyboardEvent } from "react";
 
 import type { Conversation } from "@parley/client";
 
 import { AttachIcon, SendIcon } from "./icons.js";
+import { VoiceRecorder } from "./voice-recorder.js";
 
 /** Sends each file as a message of its own, the first with `caption` (and the reply) if any. */
 export function sendFiles(conversation: Conversation, files: FileList | readonly File[], caption?: string, replyToId?: string): void {
@@ -95,6 +99,7 @@ export function Composer({ conversation, replyTo, onCancelReply }: ComposerProps
         <AttachIcon />
         <span className="sr-only">Attach files</span>
       </label>
+      <VoiceRecorder onRecorded={(file) => attach([file])} />
       <textarea
         ref={box}
         aria-label="Message"

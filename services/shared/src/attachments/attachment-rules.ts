@@ -126,16 +126,19 @@ export type Inspection = { ok: true; contentType: string; kind: AttachmentKind }
 /**
  * Decides a file's type from its first bytes (`sample`) and the type it was uploaded as (`declared`):
  *
- * - bytes with a signature are that type, except that a container shared by audio and video (WebM,
- *   Ogg, MP4) keeps the declared one of the two; a file declared as an image, a video or audio whose
- *   bytes are something else is refused;
+ * - bytes with a signature are that type (without parameters, under its registered name: `audio/x-m4a`
+ *   is `audio/mp4`), except that a container shared by audio and video (WebM, Ogg, MP4) keeps the
+ *   declared one of the two: what MediaRecorder writes as `audio/webm` is a WebM, which the bytes alone
+ *   call `video/webm`; a file declared as an image, a video or audio whose bytes are something else is
+ *   refused;
  * - a file declared as a document keeps its declared type (documents are only ever downloaded), unless
  *   its bytes are an image, a video or audio, which it is then shown as;
  * - bytes without a signature are accepted only as a text type, and only without NUL bytes;
  * - the type decided must be one of `allowed`.
  */
 export async function inspectContent(sample: Uint8Array, declared: string, allowed: ReadonlySet<string>): Promise<Inspection> {
-  const sniffed = (await fileTypeFromBuffer(sample))?.mime;
+  const detected = (await fileTypeFromBuffer(sample))?.mime;
+  const sniffed = detected === undefined ? undefined : registeredType(detected);
   const declaredKind = kindOf(declared);
   let contentType: string;
   if (sniffed === undefined) {
@@ -154,12 +157,34 @@ export async function inspectContent(sample: Uint8Array, declared: string, allow
   return { ok: true, contentType, kind: kindOf(contentType) };
 }
 
-/** `image/webm` and `audio/webm`: one container, told apart only by the label. */
+/**
+ * The type sniffing names, as the allowed list names it: no parameters (Ogg Opus sniffs as
+ * `audio/ogg; codecs=opus`), and the registered name of a type also known by an unregistered one.
+ */
+function registeredType(sniffed: string): string {
+  const bare = (sniffed.split(";")[0] ?? "").trim().toLowerCase();
+  return REGISTERED_NAMES[bare] ?? bare;
+}
+
+const REGISTERED_NAMES: Readonly<Record<string, string>> = {
+  "audio/x-m4a": "audio/mp4",
+  "video/x-m4v": "video/mp4",
+};
+
+/** The containers that hold audio or video alike: the same bytes whichever the label says. */
+const MEDIA_CONTAINERS: ReadonlyMap<string, string> = new Map([
+  ["audio/webm", "webm"],
+  ["video/webm", "webm"],
+  ["audio/ogg", "ogg"],
+  ["video/ogg", "ogg"],
+  ["audio/mp4", "mp4"],
+  ["video/mp4", "mp4"],
+]);
+
+/** `video/webm` and `audio/webm`: one container, told apart only by the label. */
 function sameContainer(a: string, b: string): boolean {
-  const [topA, subA] = a.split("/");
-  const [topB, subB] = b.split("/");
-  const media = new Set(["audio", "video"]);
-  return subA === subB && media.has(topA ?? "") && media.has(topB ?? "");
+  const container = MEDIA_CONTAINERS.get(a);
+  return container !== undefined && container === MEDIA_CONTAINERS.get(b);
 }
 
 function describe(contentType: string): string {

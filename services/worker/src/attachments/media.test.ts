@@ -1,28 +1,9 @@
-/** What the worker reads from files: real images made with sharp, a real WAV file, and broken bytes. */
+/** What the worker reads from files: real images made with sharp, a real WAV file, WebM recordings, and broken bytes. */
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 
+import { recordedWebm, wav } from "../../../../test/helpers/media.js";
 import { THUMBNAIL_MAX_SIDE, UnreadableMediaError, describeImage, mediaDurationMs } from "./media.js";
-
-/** A PCM WAV of `ms` milliseconds of silence. */
-function wav(ms: number, sampleRate = 8000): Uint8Array {
-  const samples = Math.round((sampleRate * ms) / 1000);
-  const data = samples * 2;
-  const buffer = Buffer.alloc(44 + data);
-  buffer.write("RIFF", 0);
-  buffer.writeUInt32LE(36 + data, 4);
-  buffer.write("WAVEfmt ", 8);
-  buffer.writeUInt32LE(16, 16);
-  buffer.writeUInt16LE(1, 20); // PCM
-  buffer.writeUInt16LE(1, 22); // mono
-  buffer.writeUInt32LE(sampleRate, 24);
-  buffer.writeUInt32LE(sampleRate * 2, 28);
-  buffer.writeUInt16LE(2, 32);
-  buffer.writeUInt16LE(16, 34);
-  buffer.write("data", 36);
-  buffer.writeUInt32LE(data, 40);
-  return new Uint8Array(buffer);
-}
 
 describe("describeImage", () => {
   it("gives the displayed size (EXIF orientation applied) and a WebP thumbnail within the limit, without metadata", async () => {
@@ -55,5 +36,27 @@ describe("describeImage", () => {
 describe("mediaDurationMs", () => {
   it("reads the duration of audio", async () => {
     expect(await mediaDurationMs(wav(1500), "audio/wav")).toBe(1500);
+  });
+
+  it("times a WebM recorded in a browser, which has no duration in its header, by its frames", async () => {
+    expect(await mediaDurationMs(recordedWebm(3000), "audio/webm")).toBe(3000);
+    expect(await mediaDurationMs(recordedWebm(2520, { frameMs: 60, framesPerCluster: 7 }), "video/webm")).toBe(2520);
+  });
+
+  it("takes a WebM's header duration when it has one", async () => {
+    expect(await mediaDurationMs(recordedWebm(1234, { duration: true, frameMs: 1234 }), "audio/webm")).toBe(1234);
+  });
+
+  it("gives no duration, rather than a wrong one, for a WebM without frames or cut before its first", async () => {
+    expect(await mediaDurationMs(recordedWebm(0), "audio/webm")).toBeUndefined();
+    expect(await mediaDurationMs(recordedWebm(1000).subarray(0, 40), "audio/webm")).toBeUndefined();
+  });
+
+  it("times a WebM cut short by the frames it holds", async () => {
+    const whole = recordedWebm(2000);
+    // The last dozen frames (9 bytes each) and part of one more cut off.
+    const cut = await mediaDurationMs(whole.subarray(0, whole.length - 112), "audio/webm");
+    expect(cut).toBeGreaterThan(1000);
+    expect(cut).toBeLessThan(2000);
   });
 });

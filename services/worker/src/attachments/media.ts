@@ -1,10 +1,13 @@
 /**
  * What the worker finds out about a file: an image's dimensions and its thumbnail (with sharp), the
- * duration of audio and video (with music-metadata). Thumbnails are made from the decoded pixels, so
- * they carry none of the original's metadata (EXIF, GPS position, camera, ICC comments).
+ * duration of audio and video (with music-metadata, or from a WebM's frames). Thumbnails are made from
+ * the decoded pixels, so they carry none of the original's metadata (EXIF, GPS position, camera, ICC
+ * comments).
  */
 import { parseBuffer } from "music-metadata";
 import sharp from "sharp";
+
+import { webmDurationMs } from "./webm-duration.js";
 
 /** The longest side of a thumbnail, in pixels. */
 export const THUMBNAIL_MAX_SIDE = 320;
@@ -43,8 +46,13 @@ export async function describeImage(bytes: Uint8Array): Promise<ImageDescription
   }
 }
 
-/** The duration of audio or video in milliseconds, or undefined when the file does not say. */
+/**
+ * The duration of audio or video in milliseconds, or undefined when the file does not say. A WebM is
+ * timed by {@link webmDurationMs}: music-metadata reads only the header's Duration, which a recording
+ * made in a browser lacks, and cannot walk its clusters of unknown size.
+ */
 export async function mediaDurationMs(bytes: Uint8Array, contentType: string): Promise<number | undefined> {
+  if (contentType.endsWith("/webm")) return webmDurationMs(bytes);
   try {
     const metadata = await parseBuffer(bytes, { mimeType: contentType, size: bytes.byteLength }, { duration: true, skipCovers: true });
     const seconds = metadata.format.duration;
