@@ -51,8 +51,9 @@ export async function withChromiumPage<T>(use: (page: Page) => Promise<T>, optio
 
 /**
  * A fresh headless Chromium for tests that need several independent contexts at once (one per user:
- * each has its own cookies and storage); `close()` it after.
+ * each has its own cookies and storage); `close()` it after. `extraArgs` come after {@link CHROMIUM_ARGS}
+ * (say `--use-fake-device-for-media-stream`).
  */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }

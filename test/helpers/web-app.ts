@@ -4,7 +4,7 @@
  * a person does (register, open a chat). Every wait is on what the page shows; nothing sleeps.
  */
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 
 import { launchChromium } from "../../scripts/lib/chromium.js";
 import type { ClusterFixture } from "./cluster.js";
@@ -18,12 +18,27 @@ export interface Person {
   problems: string[];
 }
 
+/** Options of {@link useBrowser}. */
+export interface BrowserOptions {
+  /**
+   * More Chromium switches, after the default ones: `FAKE_MEDIA_ARGS` for tests of calls.
+   * @default none
+   */
+  args?: readonly string[];
+}
+
+/**
+ * Chromium's fake camera and microphone (a test pattern and a beep), granted without a prompt, and media
+ * that plays without a gesture: what a test of calls needs.
+ */
+export const FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required"] as const;
+
 /** Starts Chromium before the file's tests and closes it, and every context opened, after them. */
-export function useBrowser(fixture: ClusterFixture): { open(width: number): Promise<Person> } {
+export function useBrowser(fixture: ClusterFixture, options: BrowserOptions = {}): { open(width: number): Promise<Person> } {
   let browser: Browser | undefined;
   const contexts: BrowserContext[] = [];
   beforeAll(async () => {
-    browser = await launchChromium();
+    browser = await launchChromium(options.args);
   }, 60_000);
   afterAll(async () => {
     for (const context of contexts) await context.close().catch(() => undefined);
@@ -47,6 +62,50 @@ export function useBrowser(fixture: ClusterFixture): { open(width: number): Prom
       return { page, problems };
     },
   };
+}
+
+/** The gateway node the tab's socket is on, from the about panel, once connected. */
+export async function gatewayNodeOf({ page }: Person): Promise<string> {
+  await page.getByRole("button", { name: "About" }).click();
+  const about = page.getByRole("dialog", { name: "About parley" });
+  await about.getByTestId("about-state").filter({ hasText: /^ready$/ }).waitFor();
+  const node = (await about.getByTestId("about-node").textContent()) ?? "";
+  expect(await about.getByTestId("about-protocol").textContent()).toMatch(/^\d+\.\d+$/);
+  expect(await about.getByTestId("about-server-protocol").textContent()).toMatch(/^\d+\.\d+$/);
+  await about.getByRole("button", { name: "Close" }).click();
+  await about.waitFor({ state: "hidden" });
+  return node;
+}
+
+/** Opens the direct chat with `username` through the search. */
+export async function openDirectChat({ page }: Person, username: string): Promise<void> {
+  await page.getByLabel("Find a user").fill(username);
+  await page.getByRole("button", { name: `Chat with ${username} (@${username})` }).click();
+  await page.getByRole("heading", { name: username }).waitFor();
+}
+
+/**
+ * Ada (1280 px wide) and Bob (390 px, a phone), registered with a fresh suffix, on two different
+ * gateways: Ada connects first and holds her socket, so nginx's least_conn gives Bob's new connection
+ * to the other gateway. The about panels say where each tab is.
+ */
+export async function twoOnTwoGateways(
+  fixture: ClusterFixture,
+  open: (width: number) => Promise<Person>,
+): Promise<{ ada: Person; bob: Person; adaName: string; bobName: string }> {
+  const suffix = Date.now().toString(36);
+  const adaName = `ada-${suffix}`;
+  const bobName = `bob-${suffix}`;
+  const ada = await open(1280);
+  await register(ada, adaName);
+  const adaNode = await gatewayNodeOf(ada);
+  const bob = await open(390);
+  await register(bob, bobName);
+  const bobNode = await gatewayNodeOf(bob);
+  const gateways = [fixture.gatewayIndexOfNode(adaNode), fixture.gatewayIndexOfNode(bobNode)];
+  expect(gateways.every((i) => i >= 0), `${adaNode}, ${bobNode}`).toBe(true);
+  expect(gateways[0]).not.toBe(gateways[1]);
+  return { ada, bob, adaName, bobName };
 }
 
 /** Creates an account through the form; resolves once the chat screen shows. */

@@ -7,7 +7,7 @@ import type { Locator } from "playwright-core";
 import { describe, expect, it } from "vitest";
 
 import { useCluster } from "../helpers/cluster.js";
-import { contentsOf, register, useBrowser, type Person } from "../helpers/web-app.js";
+import { contentsOf, openDirectChat, register, twoOnTwoGateways, useBrowser, type Person } from "../helpers/web-app.js";
 
 /** Short sessions, so that the app has to refresh them while the tests run. */
 const ACCESS_TOKEN_TTL_SECONDS = 20;
@@ -24,19 +24,6 @@ const fixture = useCluster("web", {
 });
 
 const { open } = useBrowser(fixture);
-
-/** The gateway node the tab's socket is on, from the about panel, once connected. */
-async function gatewayNodeOf({ page }: Person): Promise<string> {
-  await page.getByRole("button", { name: "About" }).click();
-  const about = page.getByRole("dialog", { name: "About parley" });
-  await about.getByTestId("about-state").filter({ hasText: /^ready$/ }).waitFor();
-  const node = (await about.getByTestId("about-node").textContent()) ?? "";
-  expect(await about.getByTestId("about-protocol").textContent()).toMatch(/^\d+\.\d+$/);
-  expect(await about.getByTestId("about-server-protocol").textContent()).toMatch(/^\d+\.\d+$/);
-  await about.getByRole("button", { name: "Close" }).click();
-  await about.waitFor({ state: "hidden" });
-  return node;
-}
 
 /** What the page functions below use of the browser (this file is compiled without the DOM's types). */
 interface PageGlobals {
@@ -102,13 +89,6 @@ async function refreshedFrom({ page }: Person, token: string): Promise<string> {
   return (await handle.jsonValue()) as string;
 }
 
-/** Opens the direct chat with `username` through the search. */
-async function openDirectChat({ page }: Person, username: string): Promise<void> {
-  await page.getByLabel("Find a user").fill(username);
-  await page.getByRole("button", { name: `Chat with ${username} (@${username})` }).click();
-  await page.getByRole("heading", { name: username }).waitFor();
-}
-
 /** The own message `text` once it shows `state` (by its icon's name). */
 function ownMessage({ page }: Person, text: string, state: string): Locator {
   return page
@@ -120,21 +100,7 @@ function ownMessage({ page }: Person, text: string, state: string): Locator {
 
 describe("the web app", () => {
   it("lets two users on two gateways chat both ways: send states, unread badge, presence, typing", async () => {
-    const suffix = Date.now().toString(36);
-    const adaName = `ada-${suffix}`;
-    const bobName = `bob-${suffix}`;
-
-    // Ada connects first and holds her socket; nginx's least_conn then gives Bob's new connection to
-    // the other gateway. The about panels say where each tab is.
-    const ada = await open(1280);
-    await register(ada, adaName);
-    const adaNode = await gatewayNodeOf(ada);
-    const bob = await open(390);
-    await register(bob, bobName);
-    const bobNode = await gatewayNodeOf(bob);
-    const gateways = [fixture.gatewayIndexOfNode(adaNode), fixture.gatewayIndexOfNode(bobNode)];
-    expect(gateways.every((i) => i >= 0), `${adaNode}, ${bobNode}`).toBe(true);
-    expect(gateways[0]).not.toBe(gateways[1]);
+    const { ada, bob, adaName, bobName } = await twoOnTwoGateways(fixture, open);
 
     // Ada finds Bob and opens their direct chat.
     await openDirectChat(ada, bobName);
