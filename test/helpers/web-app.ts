@@ -108,12 +108,23 @@ export async function twoOnTwoGateways(
   return { ada, bob, adaName, bobName };
 }
 
+/** The password of every account the tests create. */
+const PASSWORD = "correct horse battery";
+
 /** Creates an account through the form; resolves once the chat screen shows. */
 export async function register({ page }: Person, username: string): Promise<void> {
   await page.getByRole("button", { name: "Create an account" }).click();
   await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("button", { name: "Log out" }).waitFor();
+}
+
+/** Logs in to an account {@link register} created (another device of its user); resolves once the chat screen shows. */
+export async function logIn({ page }: Person, username: string): Promise<void> {
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in", exact: true }).click();
   await page.getByRole("button", { name: "Log out" }).waitFor();
 }
 

@@ -1,12 +1,13 @@
 /**
- * Calls in the web app: two people on two gateways, Chromium's fake camera and microphone, a real
- * cluster. A video call rings, is accepted, connects both ways with media playing at both ends and
- * is hung up; then a call is declined. Every wait is on what the page shows; nothing sleeps.
+ * Calls in the web app: two people on two gateways (one of them on two devices), Chromium's fake
+ * camera and microphone, a real cluster. A video call rings on every device of the callee, is accepted
+ * on one (the other stops ringing), connects both ways with media playing at both ends and is hung up;
+ * then a call is declined. Every wait is on what the page shows; nothing sleeps.
  */
 import { describe, expect, it } from "vitest";
 
 import { useCluster } from "../helpers/cluster.js";
-import { FAKE_MEDIA_ARGS, openDirectChat, twoOnTwoGateways, useBrowser, type Person } from "../helpers/web-app.js";
+import { FAKE_MEDIA_ARGS, gatewayNodeOf, logIn, openDirectChat, twoOnTwoGateways, useBrowser, type Person } from "../helpers/web-app.js";
 
 const fixture = useCluster("web-call");
 
@@ -32,8 +33,12 @@ function callScreen({ page }: Person, state?: string) {
 }
 
 describe("calls in the web app", () => {
-  it("rings a video call on the other gateway, connects it with media both ways, hangs up on both; then a call is declined", async () => {
+  it("rings a video call on every device of the callee, connects it with media both ways, hangs up on both; then a call is declined", async () => {
     const { ada, bob, adaName, bobName } = await twoOnTwoGateways(fixture, open);
+    // Bob has a second device, which rings too.
+    const bobLaptop = await open(1280);
+    await logIn(bobLaptop, bobName);
+    await gatewayNodeOf(bobLaptop);
 
     // Ada calls from their direct chat; Bob, on another screen of the app, gets the incoming call.
     await openDirectChat(ada, bobName);
@@ -41,9 +46,13 @@ describe("calls in the web app", () => {
     await callScreen(ada).getByText(`Calling ${bobName}…`).waitFor();
     const incoming = bob.page.getByRole("dialog", { name: `${adaName} is calling you` });
     await incoming.getByText("Video call").waitFor();
+    const onLaptop = bobLaptop.page.getByRole("dialog", { name: `${adaName} is calling you` });
+    await onLaptop.waitFor();
     expect(await ada.page.getByRole("button", { name: "Audio call" }).isDisabled()).toBe(true);
     await incoming.getByRole("button", { name: "Accept" }).click();
     await incoming.waitFor({ state: "detached" });
+    // Answered on the phone: the laptop stops ringing.
+    await onLaptop.waitFor({ state: "detached" });
 
     // Both peer connections connect, and each side plays the other's video.
     await Promise.all([callScreen(ada, "connected").waitFor(), callScreen(bob, "connected").waitFor()]);
@@ -68,11 +77,15 @@ describe("calls in the web app", () => {
     await ada.page.getByRole("button", { name: "Audio call" }).click();
     const second = bob.page.getByRole("dialog", { name: `${adaName} is calling you` });
     await second.getByText("Audio call").waitFor();
+    const secondOnLaptop = bobLaptop.page.getByRole("dialog", { name: `${adaName} is calling you` });
+    await secondOnLaptop.waitFor();
     await second.getByRole("button", { name: "Decline" }).click();
     await ada.page.getByTestId("call-notice").filter({ hasText: `${bobName} declined the call.` }).waitFor();
     await callScreen(ada).waitFor({ state: "detached" });
     await second.waitFor({ state: "detached" });
+    await secondOnLaptop.waitFor({ state: "detached" });
 
-    expect([...ada.problems, ...bob.problems]).toEqual([]);
+    expect(await bobLaptop.page.getByTestId("call-screen").count()).toBe(0);
+    expect([...ada.problems, ...bob.problems, ...bobLaptop.problems]).toEqual([]);
   }, 120_000);
 });

@@ -101,6 +101,14 @@ export class CallController {
     calls.on("call:cancelled", (p) => this.onCall(p.callId, () => this.finish("missed")));
     calls.on("call:missed", (p) => this.onCall(p.callId, () => this.finish(this.call?.direction === "outgoing" ? "unanswered" : "missed")));
     calls.on("call:ended", (p) => this.onCall(p.callId, () => this.finish(p.reason === "hangup" ? "ended" : "lost")));
+    // A call belongs to the socket that made or answered it: the server ends it when that socket goes
+    // (the other side gets `call:ended`), and a reconnected socket is no party of it.
+    let ready = client.connection.get().state === "ready";
+    client.connection.subscribe(() => {
+      const now = client.connection.get().state === "ready";
+      if (ready && !now && this.call) this.finish(this.call.phase === "incoming" ? null : "lost");
+      ready = now;
+    });
     // Leaving the page hangs up; a device that only rings here stays out of it (the others keep ringing).
     window.addEventListener("pagehide", () => {
       const call = this.call;
