@@ -2,14 +2,20 @@
  * Calls in the web app: two people on two gateways (one of them on two devices), Chromium's fake
  * camera and microphone, a real cluster. A video call rings on every device of the callee, is accepted
  * on one (the other stops ringing), connects both ways with media playing at both ends and is hung up;
- * then a call is declined. Every wait is on what the page shows; nothing sleeps.
+ * then a call is declined, and one is missed. Every wait is on what the page shows; nothing sleeps.
  */
 import { describe, expect, it } from "vitest";
 
 import { useCluster } from "../helpers/cluster.js";
-import { FAKE_MEDIA_ARGS, gatewayNodeOf, logIn, openDirectChat, twoOnTwoGateways, useBrowser, type Person } from "../helpers/web-app.js";
+import { FAKE_MEDIA_ARGS, gatewayNodeOf, logIn, openDirectChat, twoOnTwoGateways, UI_TIMEOUT_MS, useBrowser, type Person } from "../helpers/web-app.js";
 
-const fixture = useCluster("web-call");
+/**
+ * Calls are missed after this instead of 30 s, so that a missed call takes little of the test; still
+ * far more than an accept takes, even on a loaded machine.
+ */
+const RING_TIMEOUT_MS = 8000;
+
+const fixture = useCluster("web-call", { envFor: { gateway: { CALL_RING_TIMEOUT_MS: String(RING_TIMEOUT_MS), CALL_SWEEP_INTERVAL_MS: "200" } } });
 
 const { open } = useBrowser(fixture, { args: FAKE_MEDIA_ARGS });
 
@@ -33,7 +39,7 @@ function callScreen({ page }: Person, state?: string) {
 }
 
 describe("calls in the web app", () => {
-  it("rings a video call on every device of the callee, connects it with media both ways, hangs up on both; then a call is declined", async () => {
+  it("rings a video call on every device of the callee, connects it with media both ways, hangs up on both; then a call is declined, and one missed", async () => {
     const { ada, bob, adaName, bobName } = await twoOnTwoGateways(fixture, open);
     // Bob has a second device, which rings too.
     const bobLaptop = await open(1280);
@@ -84,6 +90,15 @@ describe("calls in the web app", () => {
     await callScreen(ada).waitFor({ state: "detached" });
     await second.waitFor({ state: "detached" });
     await secondOnLaptop.waitFor({ state: "detached" });
+
+    // A third call, unanswered: missed on every side.
+    await ada.page.getByRole("button", { name: "Audio call" }).click();
+    await bob.page.getByRole("dialog", { name: `${adaName} is calling you` }).waitFor();
+    const missed = { timeout: RING_TIMEOUT_MS + UI_TIMEOUT_MS };
+    await ada.page.getByTestId("call-notice").filter({ hasText: `${bobName} did not answer.` }).waitFor(missed);
+    await bob.page.getByTestId("call-notice").filter({ hasText: `Missed call from ${adaName}.` }).waitFor(missed);
+    await bobLaptop.page.getByTestId("call-notice").filter({ hasText: `Missed call from ${adaName}.` }).waitFor(missed);
+    await bob.page.getByRole("dialog", { name: `${adaName} is calling you` }).waitFor({ state: "detached" });
 
     expect(await bobLaptop.page.getByTestId("call-screen").count()).toBe(0);
     expect([...ada.problems, ...bob.problems, ...bobLaptop.problems]).toEqual([]);
