@@ -100,7 +100,10 @@ export class CallController {
     calls.on("call:rejected", (p) => this.onCall(p.callId, () => this.finish(this.call?.direction === "outgoing" ? "declined" : null)));
     calls.on("call:cancelled", (p) => this.onCall(p.callId, () => this.finish("missed")));
     calls.on("call:missed", (p) => this.onCall(p.callId, () => this.finish(this.call?.direction === "outgoing" ? "unanswered" : "missed")));
-    calls.on("call:ended", (p) => this.onCall(p.callId, () => this.finish(p.reason === "hangup" ? "ended" : "lost")));
+    calls.on("call:ended", (p) =>
+      // A caller that goes away while it rings here made a missed call.
+      this.onCall(p.callId, () => this.finish(this.call?.phase === "incoming" ? "missed" : p.reason === "hangup" ? "ended" : "lost")),
+    );
     // A call belongs to the socket that made or answered it: the server ends it when that socket goes
     // (the other side gets `call:ended`), and a reconnected socket is no party of it.
     let ready = client.connection.get().state === "ready";
