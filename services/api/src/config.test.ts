@@ -63,9 +63,15 @@ describe("loadApiConfig", () => {
     ["not JSON", "stun:stun.example.com", /CALL_ICE_SERVERS: must be a JSON array of \{ urls, username\?, credential\? \}/],
     ["not an array", JSON.stringify({ urls: "stun:a.example.com" }), /CALL_ICE_SERVERS: must be a JSON array/],
     ["a URL of another scheme", JSON.stringify([{ urls: "https://a.example.com" }]), /CALL_ICE_SERVERS\.0\.urls: must be a stun:, stuns:, turn: or turns: URL/],
-    ["a misspelt key", JSON.stringify([{ url: "stun:a.example.com" }]), /CALL_ICE_SERVERS\.0/],
+    ["a misspelt key", JSON.stringify([{ url: "stun:a.example.com" }]), /CALL_ICE_SERVERS\.0\.urls: must be a stun:, stuns:, turn: or turns: URL, or an array of them[\s\S]*CALL_ICE_SERVERS\.0: Unrecognized key: "url"/],
   ])("refuses CALL_ICE_SERVERS that is %s, naming the variable", (_label, value, message) => {
     expect(() => loadApiConfig({ JWT_SECRET: SECRET, CALL_ICE_SERVERS: value })).toThrow(message);
+  });
+
+  it("never quotes CALL_ICE_SERVERS in its errors: it may hold credentials", () => {
+    const value = '[{"urls":"turn:t.example.com","username":"u","credential":"hunter2-secret"';
+    expect(() => loadApiConfig({ JWT_SECRET: SECRET, CALL_ICE_SERVERS: value })).toThrow(/CALL_ICE_SERVERS: must be a JSON array of .*: it is not JSON/);
+    expect(() => loadApiConfig({ JWT_SECRET: SECRET, CALL_ICE_SERVERS: value })).not.toThrow(/hunter2/);
   });
 
   it("refuses TURN_URLS without TURN_SECRET and the other way round, a short secret, and a URL that is not TURN", () => {

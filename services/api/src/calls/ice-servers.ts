@@ -17,7 +17,7 @@ const IceUrl = z.string().regex(/^(stun|stuns|turn|turns):[^\s]+$/, "must be a s
 
 /** One entry of `CALL_ICE_SERVERS`: an `RTCIceServer` without the deprecated fields; unknown keys are refused (a typo such as `url`). */
 const ConfiguredIceServer = z.strictObject({
-  urls: z.union([IceUrl, z.array(IceUrl).min(1, "must list at least one URL")]),
+  urls: z.union([IceUrl, z.array(IceUrl).min(1, "must list at least one URL")], { error: "must be a stun:, stuns:, turn: or turns: URL, or an array of them" }),
   username: z.string().min(1).optional(),
   credential: z.string().min(1).optional(),
 });
@@ -28,8 +28,9 @@ const iceServersVar = z
   .transform((value, ctx): unknown => {
     try {
       return JSON.parse(value);
-    } catch (err) {
-      ctx.addIssue({ code: "custom", message: `must be a JSON array of { urls, username?, credential? } (${(err as Error).message})` });
+    } catch {
+      // Not the parser's message: it quotes the value, which may hold credentials.
+      ctx.addIssue({ code: "custom", message: "must be a JSON array of { urls, username?, credential? }: it is not JSON" });
       return z.NEVER;
     }
   })
