@@ -85,14 +85,14 @@ export async function openDirectChat({ page }: Person, username: string): Promis
 }
 
 /**
- * Ada (1280 px wide) and Bob (390 px, a phone), registered with a fresh suffix, on two different
+ * Ada (1280 px wide) and Bob (390 px, a phone), registered with a fresh `suffix`, on two different
  * gateways: Ada connects first and holds her socket, so nginx's least_conn gives Bob's new connection
  * to the other gateway. The about panels say where each tab is.
  */
 export async function twoOnTwoGateways(
   fixture: ClusterFixture,
   open: (width: number) => Promise<Person>,
-): Promise<{ ada: Person; bob: Person; adaName: string; bobName: string }> {
+): Promise<{ ada: Person; bob: Person; adaName: string; bobName: string; suffix: string }> {
   const suffix = Date.now().toString(36);
   const adaName = `ada-${suffix}`;
   const bobName = `bob-${suffix}`;
@@ -105,7 +105,7 @@ export async function twoOnTwoGateways(
   const gateways = [fixture.gatewayIndexOfNode(adaNode), fixture.gatewayIndexOfNode(bobNode)];
   expect(gateways.every((i) => i >= 0), `${adaNode}, ${bobNode}`).toBe(true);
   expect(gateways[0]).not.toBe(gateways[1]);
-  return { ada, bob, adaName, bobName };
+  return { ada, bob, adaName, bobName, suffix };
 }
 
 /** The password of every account the tests create. */

@@ -1,13 +1,14 @@
 /**
  * Calls in the web app: two people on two gateways (one of them on two devices), Chromium's fake
  * camera and microphone, a real cluster. A video call rings on every device of the callee, is accepted
- * on one (the other stops ringing), connects both ways with media playing at both ends and is hung up;
+ * on one (the other stops ringing), connects both ways with media playing at both ends (a third person calling meanwhile is told the
+ * callee is busy) and is hung up;
  * then a call is declined, and one is missed. Every wait is on what the page shows; nothing sleeps.
  */
 import { describe, expect, it } from "vitest";
 
 import { useCluster } from "../helpers/cluster.js";
-import { FAKE_MEDIA_ARGS, gatewayNodeOf, logIn, openDirectChat, twoOnTwoGateways, UI_TIMEOUT_MS, useBrowser, type Person } from "../helpers/web-app.js";
+import { FAKE_MEDIA_ARGS, gatewayNodeOf, logIn, openDirectChat, register, twoOnTwoGateways, UI_TIMEOUT_MS, useBrowser, type Person } from "../helpers/web-app.js";
 
 /**
  * Calls are missed after this instead of 30 s, so that a missed call takes little of the test; still
@@ -40,11 +41,15 @@ function callScreen({ page }: Person, state?: string) {
 
 describe("calls in the web app", () => {
   it("rings a video call on every device of the callee, connects it with media both ways, hangs up on both; then a call is declined, and one missed", async () => {
-    const { ada, bob, adaName, bobName } = await twoOnTwoGateways(fixture, open);
+    const { ada, bob, adaName, bobName, suffix } = await twoOnTwoGateways(fixture, open);
     // Bob has a second device, which rings too.
     const bobLaptop = await open(1280);
     await logIn(bobLaptop, bobName);
     await gatewayNodeOf(bobLaptop);
+    // Carol will try to call Bob while he is in a call.
+    const carol = await open(390);
+    await register(carol, `carol-${suffix}`);
+    await openDirectChat(carol, bobName);
 
     // Ada calls from their direct chat; Bob, on another screen of the app, gets the incoming call.
     await openDirectChat(ada, bobName);
@@ -64,6 +69,11 @@ describe("calls in the web app", () => {
     await Promise.all([callScreen(ada, "connected").waitFor(), callScreen(bob, "connected").waitFor()]);
     await Promise.all([remoteVideoPlays(ada), remoteVideoPlays(bob)]);
     await bob.page.getByRole("timer", { name: "Call duration" }).filter({ hasText: /^\d+:\d\d$/ }).waitFor();
+
+    // Bob is busy for anyone else.
+    await carol.page.getByRole("button", { name: "Audio call" }).click();
+    await carol.page.getByTestId("call-notice").filter({ hasText: `${bobName} is in another call.` }).waitFor();
+    expect(await carol.page.getByTestId("call-screen").count()).toBe(0);
 
     // Mute and Camera off are toggles.
     const mute = bob.page.getByRole("button", { name: "Mute" });
@@ -101,6 +111,6 @@ describe("calls in the web app", () => {
     await bob.page.getByRole("dialog", { name: `${adaName} is calling you` }).waitFor({ state: "detached" });
 
     expect(await bobLaptop.page.getByTestId("call-screen").count()).toBe(0);
-    expect([...ada.problems, ...bob.problems, ...bobLaptop.problems]).toEqual([]);
+    expect([...ada.problems, ...bob.problems, ...bobLaptop.problems, ...carol.problems]).toEqual([]);
   }, 120_000);
 });
