@@ -4,7 +4,7 @@
  * version is written here once; test/load/protocol-version.test.ts fails when it differs from
  * `PROTOCOL_VERSION` of `@parley/protocol`.
  */
-export const PROTOCOL_VERSION = "1.1";
+export const PROTOCOL_VERSION = "1.2";
 
 /**
  * The handshake `auth` object of a socket that presents the access token `token`.

@@ -6,7 +6,7 @@
  *
  *   server → client  0{"sid","pingInterval","pingTimeout","maxPayload"}   Engine.IO open
  *   server → client  2                 ping; the client answers 3 (Engine.IO 4: the server pings)
- *   client → server  40{"token":"…","protocol":"1.1"}   Socket.IO CONNECT to "/" with the `auth` object
+ *   client → server  40{"token":"…","protocol":"1.2"}   Socket.IO CONNECT to "/" with the `auth` object
  *   server → client  40{"sid":"…"}     connected
  *   server → client  44{"message","data":{"code"}}   CONNECT_ERROR: the handshake was refused
  *   either way       42["event",arg…]  EVENT;  42<id>["event",arg…]: an event that wants an ack

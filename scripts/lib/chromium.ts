@@ -55,7 +55,7 @@ export interface LaunchChromiumOptions {
    * Command-line switches added to {@link CHROMIUM_ARGS}, such as `--use-fake-device-for-media-stream`.
    * @default []
    */
-  args?: string[];
+  args?: readonly string[];
 }
 
 /**

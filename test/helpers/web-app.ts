@@ -21,17 +21,22 @@ export interface Person {
 }
 
 /** Options of {@link useBrowser}. */
-export interface UseBrowserOptions {
+export interface BrowserOptions {
   /**
-   * Chromium switches besides the defaults, e.g. `--use-fake-device-for-media-stream` and
-   * `--use-fake-ui-for-media-stream` for a fake microphone and camera granted without a prompt.
-   * @default []
+   * More Chromium switches, after the default ones: `FAKE_MEDIA_ARGS` for tests of calls.
+   * @default none
    */
-  args?: string[];
+  args?: readonly string[];
 }
 
+/**
+ * Chromium's fake camera and microphone (a test pattern and a beep), granted without a prompt, and media
+ * that plays without a gesture: what a test of calls needs.
+ */
+export const FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required"] as const;
+
 /** Starts Chromium before the file's tests and closes it, and every context opened, after them. */
-export function useBrowser(fixture: ClusterFixture, options: UseBrowserOptions = {}): { open(width: number): Promise<Person> } {
+export function useBrowser(fixture: ClusterFixture, options: BrowserOptions = {}): { open(width: number): Promise<Person> } {
   let browser: Browser | undefined;
   const contexts: BrowserContext[] = [];
   beforeAll(async () => {
@@ -61,12 +66,67 @@ export function useBrowser(fixture: ClusterFixture, options: UseBrowserOptions =
   };
 }
 
+/** The gateway node the tab's socket is on, from the about panel, once connected. */
+export async function gatewayNodeOf({ page }: Person): Promise<string> {
+  await page.getByRole("button", { name: "About" }).click();
+  const about = page.getByRole("dialog", { name: "About parley" });
+  await about.getByTestId("about-state").filter({ hasText: /^ready$/ }).waitFor();
+  const node = (await about.getByTestId("about-node").textContent()) ?? "";
+  expect(await about.getByTestId("about-protocol").textContent()).toMatch(/^\d+\.\d+$/);
+  expect(await about.getByTestId("about-server-protocol").textContent()).toMatch(/^\d+\.\d+$/);
+  await about.getByRole("button", { name: "Close" }).click();
+  await about.waitFor({ state: "hidden" });
+  return node;
+}
+
+/** Opens the direct chat with `username` through the search. */
+export async function openDirectChat({ page }: Person, username: string): Promise<void> {
+  await page.getByLabel("Find a user").fill(username);
+  await page.getByRole("button", { name: `Chat with ${username} (@${username})` }).click();
+  await page.getByRole("heading", { name: username }).waitFor();
+}
+
+/**
+ * Ada (1280 px wide) and Bob (390 px, a phone), registered with a fresh `suffix`, on two different
+ * gateways: Ada connects first and holds her socket, so nginx's least_conn gives Bob's new connection
+ * to the other gateway. The about panels say where each tab is.
+ */
+export async function twoOnTwoGateways(
+  fixture: ClusterFixture,
+  open: (width: number) => Promise<Person>,
+): Promise<{ ada: Person; bob: Person; adaName: string; bobName: string; suffix: string }> {
+  const suffix = Date.now().toString(36);
+  const adaName = `ada-${suffix}`;
+  const bobName = `bob-${suffix}`;
+  const ada = await open(1280);
+  await register(ada, adaName);
+  const adaNode = await gatewayNodeOf(ada);
+  const bob = await open(390);
+  await register(bob, bobName);
+  const bobNode = await gatewayNodeOf(bob);
+  const gateways = [fixture.gatewayIndexOfNode(adaNode), fixture.gatewayIndexOfNode(bobNode)];
+  expect(gateways.every((i) => i >= 0), `${adaNode}, ${bobNode}`).toBe(true);
+  expect(gateways[0]).not.toBe(gateways[1]);
+  return { ada, bob, adaName, bobName, suffix };
+}
+
+/** The password of every account the tests create. */
+const PASSWORD = "correct horse battery";
+
 /** Creates an account through the form; resolves once the chat screen shows. */
 export async function register({ page }: Person, username: string): Promise<void> {
   await page.getByRole("button", { name: "Create an account" }).click();
   await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("button", { name: "Log out" }).waitFor();
+}
+
+/** Logs in to an account {@link register} created (another device of its user); resolves once the chat screen shows. */
+export async function logIn({ page }: Person, username: string): Promise<void> {
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in", exact: true }).click();
   await page.getByRole("button", { name: "Log out" }).waitFor();
 }
 
@@ -97,26 +157,6 @@ export async function say({ page }: Person, text: string): Promise<void> {
   const box = page.getByRole("textbox", { name: "Message" });
   await box.fill(text);
   await box.press("Enter");
-}
-
-/** The gateway node the tab's socket is on, from the about panel, once connected (which also shows both protocol versions). */
-export async function gatewayNodeOf({ page }: Person): Promise<string> {
-  await page.getByRole("button", { name: "About" }).click();
-  const about = page.getByRole("dialog", { name: "About parley" });
-  await about.getByTestId("about-state").filter({ hasText: /^ready$/ }).waitFor();
-  const node = (await about.getByTestId("about-node").textContent()) ?? "";
-  expect(await about.getByTestId("about-protocol").textContent()).toMatch(/^\d+\.\d+$/);
-  expect(await about.getByTestId("about-server-protocol").textContent()).toMatch(/^\d+\.\d+$/);
-  await about.getByRole("button", { name: "Close" }).click();
-  await about.waitFor({ state: "hidden" });
-  return node;
-}
-
-/** Opens the direct chat with `username` through the search. */
-export async function openDirectChat({ page }: Person, username: string): Promise<void> {
-  await page.getByLabel("Find a user").fill(username);
-  await page.getByRole("button", { name: `Chat with ${username} (@${username})` }).click();
-  await page.getByRole("heading", { name: username }).waitFor();
 }
 
 /** The own message `text` once it shows `state` (by its icon's name). */

@@ -14,13 +14,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 import { useCluster } from "../helpers/cluster.js";
 import { wav } from "../helpers/media.js";
-import { conversationRow, messageLog, register, say, useBrowser, type Person } from "../helpers/web-app.js";
+import { conversationRow, FAKE_MEDIA_ARGS, messageLog, register, say, useBrowser, type Person } from "../helpers/web-app.js";
 
 const fixture = useCluster("web-attachment");
-const { open } = useBrowser(fixture, {
-  // A fake microphone (a beep) and camera, granted without a prompt; players may start without a click.
-  args: ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required"],
-});
+// A fake microphone (a beep) and camera, granted without a prompt; players may start without a click.
+const { open } = useBrowser(fixture, { args: FAKE_MEDIA_ARGS });
 
 /** The picture: large enough that its thumbnail is smaller than itself. */
 const WIDTH = 1200;

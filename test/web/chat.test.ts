@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { ApiClient } from "../helpers/api-client.js";
 import { connectClient } from "../helpers/clients.js";
 import { useCluster } from "../helpers/cluster.js";
-import { contentsOf, conversationRow, gatewayNodeOf, messageLog, messageWith, openDirectChat, ownMessage, register, UI_TIMEOUT_MS, useBrowser, type Person } from "../helpers/web-app.js";
+import { contentsOf, conversationRow, messageLog, messageWith, openDirectChat, ownMessage, register, twoOnTwoGateways, UI_TIMEOUT_MS, useBrowser, type Person } from "../helpers/web-app.js";
 
 /** Short sessions, so that the app has to refresh them while the tests run. */
 const ACCESS_TOKEN_TTL_SECONDS = 20;
@@ -99,21 +99,7 @@ async function refreshedFrom({ page }: Person, token: string): Promise<string> {
 
 describe("the web app", () => {
   it("lets two users on two gateways chat both ways: send states, unread badge, presence, typing", async () => {
-    const suffix = Date.now().toString(36);
-    const adaName = `ada-${suffix}`;
-    const bobName = `bob-${suffix}`;
-
-    // Ada connects first and holds her socket; nginx's least_conn then gives Bob's new connection to
-    // the other gateway. The about panels say where each tab is.
-    const ada = await open(1280);
-    await register(ada, adaName);
-    const adaNode = await gatewayNodeOf(ada);
-    const bob = await open(390);
-    await register(bob, bobName);
-    const bobNode = await gatewayNodeOf(bob);
-    const gateways = [fixture.gatewayIndexOfNode(adaNode), fixture.gatewayIndexOfNode(bobNode)];
-    expect(gateways.every((i) => i >= 0), `${adaNode}, ${bobNode}`).toBe(true);
-    expect(gateways[0]).not.toBe(gateways[1]);
+    const { ada, bob, adaName, bobName } = await twoOnTwoGateways(fixture, open);
 
     // Ada finds Bob and opens their direct chat.
     await openDirectChat(ada, bobName);

@@ -10,6 +10,7 @@ import { sendWithAttachments } from "./attachments/attachment-sender.js";
 import type { AttachmentsApi } from "./attachments/attachments-api.js";
 import { putFile } from "./attachments/put-file.js";
 import { createCalls, CALL_EVENTS, type CallPayload, type Calls } from "./calls/calls.js";
+import { IceServers, type CallsApi } from "./calls/ice-servers.js";
 import { Connection, type ConnectionSnapshot } from "./connection/connection.js";
 import { createTokenSource, DisposedError, type TokenProvider, type TokenSource } from "./connection/token-source.js";
 import { ConversationListState, type ConversationList } from "./conversation-list/conversation-list.js";
@@ -82,7 +83,7 @@ export interface RealtimeClient {
 }
 
 /** The REST calls the realtime client needs. */
-export type CoreApi = ConversationsApi & AttachmentsApi;
+export type CoreApi = ConversationsApi & AttachmentsApi & CallsApi;
 
 /** Builds the realtime client on `api` (the REST calls it needs) and `tokens`. */
 export function buildRealtimeClient(options: ClientOptions, api: CoreApi, tokens: TokenSource = createTokenSource(options.getToken)): RealtimeClient {
@@ -145,7 +146,8 @@ export function buildRealtimeClient(options: ClientOptions, api: CoreApi, tokens
   });
   const presence = new PresenceTracker({ ...common, request });
   const attachments = new AttachmentLinks(api);
-  const { calls, events: callEvents } = createCalls({ request, sleep: (ms) => timers.sleep(ms) });
+  const iceServers = new IceServers(api);
+  const { calls, events: callEvents } = createCalls({ request, sleep: (ms) => timers.sleep(ms), ice: iceServers });
 
   const onListed = (views: readonly ConversationView[]): void => {
     const self = selfId();
@@ -236,6 +238,7 @@ export function buildRealtimeClient(options: ClientOptions, api: CoreApi, tokens
         list.dispose();
         conversations.clear();
         callEvents.clear();
+        iceServers.clear();
         attachments.clear();
         tokens.dispose();
         timers.clear();

@@ -4,6 +4,7 @@
 import { buildRealtimeClient, type ClientOptions, type RealtimeClient } from "./client-core.js";
 import { createTokenSource } from "./connection/token-source.js";
 import { restAttachmentsApi } from "./attachments/attachments-api.js";
+import { restCallsApi } from "./calls/ice-servers.js";
 import { restConversationsApi } from "./conversations/history.js";
 import { createRestClient, type RestClient } from "./rest.js";
 
@@ -32,5 +33,5 @@ export function createClient(options: ClientOptions): ParleyClient {
       return tokens.get();
     },
   });
-  return { ...buildRealtimeClient(options, { ...restConversationsApi(rest), ...restAttachmentsApi(rest) }, tokens), rest };
+  return { ...buildRealtimeClient(options, { ...restConversationsApi(rest), ...restAttachmentsApi(rest), ...restCallsApi(rest) }, tokens), rest };
 }

@@ -173,6 +173,7 @@ describe("the route table", () => {
     await call(rest, "conversations.get", { params: { id: conversation.id } });
     await call(rest, "conversations.list", {});
     await call(rest, "account.export", {});
+    await call(rest, "calls.iceServers", {});
     await call(rest, "account.changePassword", { body: { currentPassword: PASSWORD, newPassword: `${PASSWORD} 2` } });
     await call(rest, "auth.logoutAll", {});
 

@@ -41,6 +41,7 @@ export const endpoints = {
   "messages.post": { method: "POST", path: "/api/conversations/:id/messages", auth: true },
   "attachments.create": { method: "POST", path: "/api/conversations/:id/attachments", auth: true },
   "attachments.get": { method: "GET", path: "/api/attachments/:id", auth: true },
+  "calls.iceServers": { method: "GET", path: "/api/calls/ice-servers", auth: true },
 } as const satisfies Record<string, Endpoint>;
 
 /** The name of a REST route. */

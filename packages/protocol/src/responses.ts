@@ -94,6 +94,25 @@ export type AttachmentCreated = z.infer<typeof AttachmentCreated>;
 export const AttachmentLink = z.object({ url: z.url(), expiresAt: IsoDate });
 export type AttachmentLink = z.infer<typeof AttachmentLink>;
 
+/**
+ * One STUN or TURN server, as `RTCPeerConnection`'s `iceServers` takes it: `urls` (`stun:`, `turn:` or
+ * `turns:` URLs) and, for TURN, the `username` and `credential` to authenticate with.
+ */
+export const IceServer = z.object({
+  urls: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  username: z.string().optional(),
+  credential: z.string().optional(),
+});
+export type IceServer = z.infer<typeof IceServer>;
+
+/**
+ * `GET /api/calls/ice-servers`: the ICE servers a call's peer connection should use, for the caller.
+ * `expiresAt` is when the TURN credentials among them stop working (absent when none expire): ask again
+ * before then. An empty list means host candidates only, which is enough on one network.
+ */
+export const IceServerList = z.object({ iceServers: z.array(IceServer), expiresAt: IsoDate.optional() });
+export type IceServerList = z.infer<typeof IceServerList>;
+
 /** The caller's profile in the export: what others see, and the times only the caller sees. */
 export const ExportedUser = PublicUser.omit({ deleted: true }).extend({
   updatedAt: IsoDate,

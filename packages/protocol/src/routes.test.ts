@@ -10,7 +10,7 @@ describe("the route table", () => {
   it("has every route once, by method and path", () => {
     const keys = entries.map(([, spec]) => `${spec.method} ${spec.path}`);
     expect(new Set(keys).size).toBe(keys.length);
-    expect(entries.length).toBe(26);
+    expect(entries.length).toBe(27);
   });
 
   it("names exactly the path parameters of each path in its params schema", () => {

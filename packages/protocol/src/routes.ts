@@ -18,6 +18,7 @@ import {
   ConversationList,
   ConversationViewAnswer,
   HistoryPage,
+  IceServerList,
   MessageAnswer,
   SessionList,
   UserAnswer,
@@ -299,6 +300,16 @@ export const routes = {
     query: AttachmentQuery,
     responses: { 200: AttachmentLink, 302: null },
     errors: ["VALIDATION", ...TOKEN_ERRORS, "NOT_FOUND"],
+  },
+  "calls.iceServers": {
+    ...endpoints["calls.iceServers"],
+    summary: "The STUN and TURN servers for the caller's calls, with short-lived TURN credentials",
+    description:
+      "Pass `iceServers` to `RTCPeerConnection`. TURN credentials are the caller's own and expire at `expiresAt` (the server's `TURN_CREDENTIAL_TTL_SECONDS`): ask again before a call that starts later. " +
+      "An empty list means host candidates only.",
+    tag: "Calls",
+    responses: { 200: IceServerList },
+    errors: [...TOKEN_ERRORS],
   },
 } as const satisfies Record<EndpointName, RouteSpec>;
 

@@ -5,7 +5,7 @@
  * refuses clients of a major version it does not speak with `connect_error` code `UNSUPPORTED_PROTOCOL`.
  * A client that sends no version is taken to speak the server's current major.
  */
-export const PROTOCOL_VERSION = "1.1";
+export const PROTOCOL_VERSION = "1.2";
 
 /** Major versions this package's server side accepts. */
 export const SUPPORTED_PROTOCOL_MAJORS: readonly number[] = [1];

@@ -40,6 +40,7 @@ import { ApiMetrics } from "./metrics.js";
 import { accountRoutes } from "./routes/account.routes.js";
 import { attachmentDownloadRoutes, attachmentUploadRoutes } from "./routes/attachments.routes.js";
 import { authRoutes } from "./routes/auth.routes.js";
+import { callsRoutes } from "./routes/calls.routes.js";
 import { conversationsRoutes } from "./routes/conversations.routes.js";
 import { docsRoutes } from "./routes/docs.routes.js";
 import { messagesRoutes } from "./routes/messages.routes.js";
@@ -183,5 +184,6 @@ function apiRouter(ctx: ApiContext): Router {
   router.use("/users", auth, limitSearches(limiter), accountRoutes(ctx), json, usersRoutes(ctx));
   router.use("/conversations", auth, limitMessagePosts(limiter), json, conversationsRoutes(ctx), messagesRoutes(ctx), attachmentUploadRoutes(ctx));
   router.use("/attachments", auth, attachmentDownloadRoutes(ctx));
+  router.use("/calls", auth, callsRoutes(ctx));
   return router;
 }

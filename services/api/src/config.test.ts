@@ -43,6 +43,46 @@ describe("loadApiConfig", () => {
     expect(loadApiConfig({ JWT_SECRET: SECRET, TRUST_PROXY: value }).TRUST_PROXY).toEqual(expected);
   });
 
+  it("reads the ICE servers of calls: none by default, a JSON array, and TURN with its secret", () => {
+    const plain = loadApiConfig({ JWT_SECRET: SECRET });
+    expect(plain.CALL_ICE_SERVERS).toBeUndefined();
+    expect(plain.TURN_URLS).toBeUndefined();
+    expect(plain.TURN_CREDENTIAL_TTL_SECONDS).toBe(3600);
+    const servers = [{ urls: "stun:stun.example.com:3478" }, { urls: ["turn:t.example.com", "turns:t.example.com:5349"], username: "u", credential: "c" }];
+    const config = loadApiConfig({
+      JWT_SECRET: SECRET,
+      CALL_ICE_SERVERS: JSON.stringify(servers),
+      TURN_URLS: "turn:turn.example.com:3478,turns:turn.example.com:5349",
+      TURN_SECRET: "a-shared-secret-of-coturn",
+    });
+    expect(config.CALL_ICE_SERVERS).toEqual(servers);
+    expect(config.TURN_URLS).toEqual(["turn:turn.example.com:3478", "turns:turn.example.com:5349"]);
+  });
+
+  it.each([
+    ["not JSON", "stun:stun.example.com", /CALL_ICE_SERVERS: must be a JSON array of \{ urls, username\?, credential\? \}/],
+    ["not an array", JSON.stringify({ urls: "stun:a.example.com" }), /CALL_ICE_SERVERS: must be a JSON array/],
+    ["a URL of another scheme", JSON.stringify([{ urls: "https://a.example.com" }]), /CALL_ICE_SERVERS\.0\.urls: must be a stun:, stuns:, turn: or turns: URL/],
+    ["a misspelt key", JSON.stringify([{ url: "stun:a.example.com" }]), /CALL_ICE_SERVERS\.0\.urls: must be a stun:, stuns:, turn: or turns: URL, or an array of them[\s\S]*CALL_ICE_SERVERS\.0: Unrecognized key: "url"/],
+  ])("refuses CALL_ICE_SERVERS that is %s, naming the variable", (_label, value, message) => {
+    expect(() => loadApiConfig({ JWT_SECRET: SECRET, CALL_ICE_SERVERS: value })).toThrow(message);
+  });
+
+  it("never quotes CALL_ICE_SERVERS in its errors: it may hold credentials", () => {
+    const value = '[{"urls":"turn:t.example.com","username":"u","credential":"hunter2-secret"';
+    expect(() => loadApiConfig({ JWT_SECRET: SECRET, CALL_ICE_SERVERS: value })).toThrow(/CALL_ICE_SERVERS: must be a JSON array of .*: it is not JSON/);
+    expect(() => loadApiConfig({ JWT_SECRET: SECRET, CALL_ICE_SERVERS: value })).not.toThrow(/hunter2/);
+  });
+
+  it("refuses TURN_URLS without TURN_SECRET and the other way round, a short secret, and a URL that is not TURN", () => {
+    expect(() => loadApiConfig({ JWT_SECRET: SECRET, TURN_URLS: "turn:t.example.com" })).toThrow(/TURN_SECRET: is required with TURN_URLS/);
+    expect(() => loadApiConfig({ JWT_SECRET: SECRET, TURN_SECRET: "a-shared-secret-of-coturn" })).toThrow(/TURN_URLS: is required with TURN_SECRET/);
+    expect(() => loadApiConfig({ JWT_SECRET: SECRET, TURN_URLS: "turn:t.example.com", TURN_SECRET: "short" })).toThrow(/TURN_SECRET: must be at least 16/);
+    expect(() => loadApiConfig({ JWT_SECRET: SECRET, TURN_URLS: "stun:t.example.com", TURN_SECRET: "a-shared-secret-of-coturn" })).toThrow(
+      /TURN_URLS: "stun:t.example.com" is not a turn: or turns: URL/,
+    );
+  });
+
   it("names every invalid variable at once", () => {
     expect.assertions(2);
     try {

@@ -1,4 +1,4 @@
-/** The API's configuration: the shared settings, the message pipeline's, and the HTTP server's own. */
+/** The API's configuration: the shared settings, the message pipeline's, the ICE servers of calls, and the HTTP server's own. */
 import { isIP } from "node:net";
 
 import { z } from "zod";
@@ -8,6 +8,8 @@ import { attachmentConfigShape } from "@parley/shared/attachments/attachment-rul
 import { checkStorageConfig, storageConfigShape } from "@parley/shared/attachments/storage";
 import { metricsConfigShape } from "@parley/shared/metrics";
 import { rateLimitConfigShape } from "@parley/shared/rate-limit";
+
+import { checkIceConfig, iceConfigShape } from "./calls/ice-servers.js";
 
 /** Names Express (proxy-addr) understands in `trust proxy`, besides addresses and CIDR ranges. */
 const PROXY_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
@@ -118,9 +120,11 @@ export const apiConfigSchema = z
     ...publicUrlConfigShape,
     ...storageConfigShape,
     ...attachmentConfigShape,
+    ...iceConfigShape,
     ...apiConfigShape,
   })
   .superRefine(checkRedisConfig, { when: () => true })
+  .superRefine(checkIceConfig, { when: () => true })
   .superRefine(checkStorageConfig, { when: () => true });
 
 /** The API's validated configuration. */

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { connected, flush, OTHER, setup } from "../testing/harness.js";
+import { ICE_MAX_AGE_MS, ICE_REFRESH_MARGIN_MS } from "./ice-servers.js";
 
 beforeEach(() => void vi.useFakeTimers());
 afterEach(() => void vi.useRealTimers());
@@ -63,6 +64,41 @@ describe("calls", () => {
     const s = setup();
     await expect(s.client.calls.ice(CALL, { candidate: "" })).rejects.toMatchObject({ code: "UNAVAILABLE" });
     expect(s.socket.requests).toEqual([]);
+    await s.client.dispose();
+  });
+
+  it("answers the ICE servers of the API, cached until shortly before their credentials expire, one request for concurrent callers", async () => {
+    const s = setup();
+    const turn = { urls: ["turn:turn.example.com"], username: "1:u", credential: "c1" };
+    s.api.iceList = { iceServers: [{ urls: "stun:stun.example.com" }, turn], expiresAt: new Date(Date.now() + 3_600_000).toISOString() };
+    const [a, b] = await Promise.all([s.client.calls.iceServers(), s.client.calls.iceServers()]);
+    expect(a).toEqual([{ urls: "stun:stun.example.com" }, turn]);
+    expect(b).toEqual(a);
+    expect(s.api.iceCalls).toBe(1);
+
+    // Kept until the margin before the expiry, then asked again.
+    await flush(3_600_000 - ICE_REFRESH_MARGIN_MS - 1);
+    await s.client.calls.iceServers();
+    expect(s.api.iceCalls).toBe(1);
+    s.api.iceList = { iceServers: [{ ...turn, credential: "c2" }], expiresAt: new Date(Date.now() + 3_600_000).toISOString() };
+    await flush(1);
+    expect(await s.client.calls.iceServers()).toEqual([{ ...turn, credential: "c2" }]);
+    expect(s.api.iceCalls).toBe(2);
+    await s.client.dispose();
+  });
+
+  it("keeps servers without an expiry for a while, and does not keep a failure", async () => {
+    const s = setup();
+    s.api.iceErrors = [{ code: "UNAVAILABLE", message: "down" }];
+    await expect(s.client.calls.iceServers()).rejects.toMatchObject({ name: "ParleyError", code: "UNAVAILABLE" });
+    expect(await s.client.calls.iceServers()).toEqual([]);
+    expect(s.api.iceCalls).toBe(2);
+    await flush(ICE_MAX_AGE_MS - 1);
+    await s.client.calls.iceServers();
+    expect(s.api.iceCalls).toBe(2);
+    await flush(1);
+    await s.client.calls.iceServers();
+    expect(s.api.iceCalls).toBe(3);
     await s.client.dispose();
   });
 });

@@ -1,12 +1,13 @@
 /**
- * Call signaling: the requests of a 1:1 WebRTC call as promises, and the server's call events as
- * listeners. No WebRTC here: the app owns its RTCPeerConnection.
+ * Call signaling: the requests of a 1:1 WebRTC call as promises, the server's call events as
+ * listeners, and the ICE servers to use. No WebRTC here: the app owns its RTCPeerConnection.
  */
-import type { CallMedia, ClientToServerEvents, EventPayload, EventResult, IceCandidateInit, ServerToClientEvents } from "@parley/protocol";
+import type { CallMedia, ClientToServerEvents, EventPayload, EventResult, IceCandidateInit, IceServer, ServerToClientEvents } from "@parley/protocol";
 
 import { ParleyError } from "../errors.js";
 import { Emitter } from "../lib/emitter.js";
 import type { Requester } from "../transport/requests.js";
+import type { IceServers } from "./ice-servers.js";
 
 /** The server's call events. */
 export const CALL_EVENTS = [
@@ -51,6 +52,13 @@ export interface Calls {
   cancel(callId: string): Promise<void>;
   /** Hangs up. */
   end(callId: string): Promise<void>;
+  /**
+   * The STUN and TURN servers for a call's `RTCPeerConnection` (`{ iceServers }`), with TURN
+   * credentials of this user's own; an empty list means host candidates only. Cached until shortly
+   * before the credentials expire: ask again for each new call.
+   * @throws {ParleyError} when the API cannot be reached or refuses.
+   */
+  iceServers(): Promise<IceServer[]>;
   /** Calls `listener` on every `event`; returns the function that stops it. */
   on<E extends CallEvent>(event: E, listener: (payload: CallPayload<E>) => void): () => void;
 }
@@ -60,6 +68,8 @@ export interface CallsDeps {
   request: Requester;
   /** Waits `ms` (the client's timers, so that `dispose()` stops a wait). */
   sleep: (ms: number) => Promise<void>;
+  /** Where the ICE servers come from. */
+  ice: Pick<IceServers, "get">;
 }
 
 /**
@@ -67,7 +77,7 @@ export interface CallsDeps {
  * time, in order; one refused with `RATE_LIMITED` (the server did nothing) is sent again after
  * `retryAfterMs`, before anything that came after it: candidates keep their order, no SDP is dropped.
  */
-export function createCalls({ request, sleep }: CallsDeps): { calls: Calls; events: Emitter<CallListeners> } {
+export function createCalls({ request, sleep, ice }: CallsDeps): { calls: Calls; events: Emitter<CallListeners> } {
   const events = new Emitter<CallListeners>();
   let queue: Promise<unknown> = Promise.resolve();
   const signal = <E extends CallRequest>(event: E, payload: EventPayload<E>): Promise<EventResult<E>> => {
@@ -95,6 +105,7 @@ export function createCalls({ request, sleep }: CallsDeps): { calls: Calls; even
     reject: ref("call:reject"),
     cancel: ref("call:cancel"),
     end: ref("call:end"),
+    iceServers: () => ice.get(),
     on: (event, listener) => events.on(event, listener),
   };
   return { calls, events };

@@ -1,7 +1,7 @@
 /**
  * A realtime client on a {@link FakeSocket} and a fake REST API, for unit tests.
  */
-import type { AttachmentCreated, AttachmentLink, ConversationView, CreateAttachmentBody, Message, WireError } from "@parley/protocol";
+import type { AttachmentCreated, AttachmentLink, ConversationView, CreateAttachmentBody, IceServerList, Message, WireError } from "@parley/protocol";
 import { vi } from "vitest";
 
 import type { AttachmentVariant } from "../attachments/attachments-api.js";
@@ -101,6 +101,19 @@ export class FakeApi implements CoreApi {
       attachment: { id, name: body.name, size: body.size, contentType: body.contentType, kind: kindOf(body.contentType) },
       upload: { url: `${this.storeUrl}/attachments/${id}?X-Amz-Signature=fake`, method: "PUT", headers: { "Content-Type": body.contentType }, expiresAt },
     });
+  }
+
+  /** What `iceServers` answers, and how many times it was asked. */
+  iceList: IceServerList = { iceServers: [] };
+  iceCalls = 0;
+  /** Errors the next `iceServers` calls answer with, in order. */
+  iceErrors: WireError[] = [];
+
+  iceServers(): Promise<IceServerList> {
+    this.iceCalls++;
+    const error = this.iceErrors.shift();
+    if (error) return Promise.reject(new ParleyError(error));
+    return Promise.resolve(structuredClone(this.iceList));
   }
 
   attachmentLink(id: string, variant: AttachmentVariant): Promise<AttachmentLink> {

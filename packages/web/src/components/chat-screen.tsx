@@ -7,6 +7,7 @@ import type { PublicUser } from "@parley/protocol";
 import { auth } from "../session.js";
 import { directoryOf, nameOf } from "../users.js";
 import { AboutPanel } from "./about-panel.js";
+import { CallOverlay } from "./call-overlay.js";
 import { ConnectionBanner } from "./connection-banner.js";
 import { ConversationList } from "./conversation-list.js";
 import { MessageView } from "./message-view.js";
@@ -71,6 +72,7 @@ export function ChatScreen({ client, self }: ChatScreenProps) {
       <div className="banner notice" role="status" data-testid="notice">
         {notice}
       </div>
+      <CallOverlay client={client} />
       <div className="panes">
         <aside className="sidebar">
           <UserSearch client={client} self={self} onOpen={setOpenId} />

@@ -8,6 +8,7 @@ import { peerOf, titleOf, withDays } from "../format.js";
 import { useHandle, usePresence, useStore, useVisible } from "../hooks.js";
 import { firstUnread, readMarkers } from "../read-state.js";
 import { nameOf, useUsers } from "../users.js";
+import { CallButtons } from "./call-buttons.js";
 import { Composer, sendFiles, type ReplyTarget } from "./composer.js";
 import { GroupMembersDialog } from "./group-members-dialog.js";
 import { BackIcon } from "./icons.js";
@@ -49,6 +50,7 @@ export function MessageView({ client, self, conversationId, onBack, onGone }: Me
         </button>
         <h2 id={headingId}>{title ?? "Conversation"}</h2>
         {status === "online" && <span className="status-text">online</span>}
+        {peer !== undefined && peer !== self.id && <CallButtons client={client} peerId={peer} />}
         {view?.type === "group" && (
           <button type="button" className="members-button" aria-haspopup="dialog" onClick={() => setMembers(true)}>
             {view.members.length} members

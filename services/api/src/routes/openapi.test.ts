@@ -188,6 +188,7 @@ describe("every route's real answers", () => {
     expect((await call("conversations.list", { token })).body.conversations.length).toBe(2);
     expect((await call("conversations.get", { token, params: { id: groupId } })).body.conversation.lastSeq).toBeGreaterThanOrEqual(0);
     expect((await call("account.export", { token })).body.user.id).toBe(alice.user.id);
+    expect((await call("calls.iceServers", { token })).body.iceServers).toEqual([]);
 
     // One failure of each status class, as the document says they look.
     const invalid = await call("messages.post", { token, params: { id: groupId }, body: { clientMsgId: "m-4", content: "   " } });
