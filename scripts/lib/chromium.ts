@@ -23,6 +23,12 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
+/**
+ * Chromium's fake camera and microphone (a test pattern and a beep), granted without a prompt, and media
+ * that plays without a gesture: what calls and voice notes need without a person at the browser.
+ */
+export const FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required"] as const;
+
 /** Options of {@link withChromiumPage}. */
 export interface ChromiumPageOptions {
   /** @default 1280 × 800 */

@@ -7,7 +7,11 @@ import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, expect } from "vitest";
 
 import { launchChromium } from "../../scripts/lib/chromium.js";
+import { register } from "../../scripts/lib/web-steps.js";
 import type { ClusterFixture } from "./cluster.js";
+
+export { FAKE_MEDIA_ARGS } from "../../scripts/lib/chromium.js";
+export { logIn, openDirectChat, register, say } from "../../scripts/lib/web-steps.js";
 
 /** Generous for a loaded machine, far below the tests' timeouts. */
 export const UI_TIMEOUT_MS = 15_000;
@@ -28,12 +32,6 @@ export interface BrowserOptions {
    */
   args?: readonly string[];
 }
-
-/**
- * Chromium's fake camera and microphone (a test pattern and a beep), granted without a prompt, and media
- * that plays without a gesture: what a test of calls needs.
- */
-export const FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required"] as const;
 
 /** Starts Chromium before the file's tests and closes it, and every context opened, after them. */
 export function useBrowser(fixture: ClusterFixture, options: BrowserOptions = {}): { open(width: number): Promise<Person> } {
@@ -79,13 +77,6 @@ export async function gatewayNodeOf({ page }: Person): Promise<string> {
   return node;
 }
 
-/** Opens the direct chat with `username` through the search. */
-export async function openDirectChat({ page }: Person, username: string): Promise<void> {
-  await page.getByLabel("Find a user").fill(username);
-  await page.getByRole("button", { name: `Chat with ${username} (@${username})` }).click();
-  await page.getByRole("heading", { name: username }).waitFor();
-}
-
 /**
  * Ada (1280 px wide) and Bob (390 px, a phone), registered with a fresh `suffix`, on two different
  * gateways: Ada connects first and holds her socket, so nginx's least_conn gives Bob's new connection
@@ -110,26 +101,6 @@ export async function twoOnTwoGateways(
   return { ada, bob, adaName, bobName, suffix };
 }
 
-/** The password of every account the tests create. */
-const PASSWORD = "correct horse battery";
-
-/** Creates an account through the form; resolves once the chat screen shows. */
-export async function register({ page }: Person, username: string): Promise<void> {
-  await page.getByRole("button", { name: "Create an account" }).click();
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByRole("button", { name: "Log out" }).waitFor();
-}
-
-/** Logs in to an account {@link register} created (another device of its user); resolves once the chat screen shows. */
-export async function logIn({ page }: Person, username: string): Promise<void> {
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Log in", exact: true }).click();
-  await page.getByRole("button", { name: "Log out" }).waitFor();
-}
-
 /** The conversation list's row named `name`. */
 export function conversationRow({ page }: Person, name: string | RegExp): Locator {
   return page.getByRole("navigation", { name: "Conversations" }).getByRole("button", { name });
@@ -152,12 +123,6 @@ export async function contentsOf(person: Person): Promise<string[]> {
   return messageLog(person).locator("li.message .content").allTextContents();
 }
 
-/** Writes `text` in the message box and sends it with Enter. */
-export async function say({ page }: Person, text: string): Promise<void> {
-  const box = page.getByRole("textbox", { name: "Message" });
-  await box.fill(text);
-  await box.press("Enter");
-}
 
 /** The own message `text` once it shows `state` (by its icon's name). */
 export function ownMessage({ page }: Person, text: string, state: string): Locator {

@@ -1,7 +1,7 @@
 /** Day separators: which local day a message is on, and what its separator says. */
 import { describe, expect, it } from "vitest";
 
-import { dayLabel, daysBefore, withDays } from "./format.js";
+import { dayLabel, daysBefore, summaryOf, withDays } from "./format.js";
 
 /** Noon on 2 December 2026, a Wednesday, local time. */
 const NOW = new Date(2026, 11, 2, 12, 0);
@@ -65,5 +65,20 @@ describe("withDays", () => {
       { kind: "item", item: NOW.getTime() },
     ]);
     expect(withDays([], (t: number) => t, NOW)).toEqual([]);
+  });
+});
+
+describe("a message in a line", () => {
+  const file = (kind: string, name: string) => ({ kind, name });
+  it("is its text, else what it carries", () => {
+    expect(summaryOf({ content: "hi", attachments: [file("image", "a.png")] })).toBe("hi");
+    expect(summaryOf({ content: "hi", deletedAt: "2026-12-02T10:00:00.000Z" })).toBe("Message deleted");
+    expect(summaryOf({ content: "", attachments: [file("image", "a.png")] })).toBe("Photo");
+    expect(summaryOf({ content: "", attachments: [file("audio", "voice-note-2026-12-02-1742.webm")] })).toBe("Voice note");
+    expect(summaryOf({ content: "", attachments: [file("audio", "song.ogg")] })).toBe("Audio: song.ogg");
+    expect(summaryOf({ content: "", attachments: [file("video", "clip.webm")] })).toBe("Video");
+    expect(summaryOf({ content: "", attachments: [file("file", "report.pdf")] })).toBe("report.pdf");
+    expect(summaryOf({ content: "", attachments: [file("file", "a.pdf"), file("image", "b.png")] })).toBe("2 attachments");
+    expect(summaryOf({ content: "" })).toBe("");
   });
 });

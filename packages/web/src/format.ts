@@ -3,6 +3,7 @@ import type { ConversationView } from "@parley/client";
 import type { PublicUser } from "@parley/protocol";
 
 import { nameOf } from "./users.js";
+import { isVoiceNote } from "./voice-note.js";
 
 const time = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const day = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
@@ -68,4 +69,15 @@ export function titleOf(conversation: ConversationView, self: string, users: Rea
   const peer = peerOf(conversation, self);
   if (peer === undefined) return conversation.name ?? "Group";
   return nameOf(users[peer]);
+}
+
+/** What a message is, in a line (the conversation list, a reply's quote): its text, else what it carries. */
+export function summaryOf(message: { content: string; deletedAt?: string | undefined; attachments?: readonly { kind: string; name: string }[] | undefined }): string {
+  if (message.deletedAt) return "Message deleted";
+  if (message.content) return message.content;
+  const attachments = message.attachments ?? [];
+  const [only] = attachments;
+  if (attachments.length !== 1 || !only) return attachments.length > 1 ? `${attachments.length} attachments` : "";
+  if (isVoiceNote(only)) return "Voice note";
+  return { image: "Photo", video: "Video", audio: `Audio: ${only.name}` }[only.kind] ?? only.name;
 }

@@ -2,7 +2,7 @@
 import type { ConversationView, ParleyClient, Presence } from "@parley/client";
 import type { PublicUser } from "@parley/protocol";
 
-import { peerOf, shortTime, titleOf } from "../format.js";
+import { peerOf, shortTime, summaryOf, titleOf } from "../format.js";
 import { usePresence, useStore } from "../hooks.js";
 import { nameOf, useUsers } from "../users.js";
 
@@ -89,7 +89,7 @@ function ConversationRow({ view, title, preview, presence, direct, open, onOpen 
 function previewOf(view: ConversationView, self: string, users: Readonly<Record<string, PublicUser>>): string {
   const last = view.lastMessage;
   if (!last) return "No messages yet";
-  const text = last.deletedAt ? "Message deleted" : last.content || "Attachment";
+  const text = summaryOf(last);
   if (last.senderId === self) return `You: ${text}`;
   return view.type === "group" ? `${nameOf(users[last.senderId])}: ${text}` : text;
 }

@@ -4,7 +4,7 @@ import { useEffect, useId, useLayoutEffect, useRef, useState } from "react";
 import type { Attachments, Conversation, ParleyClient, TimelineMessage } from "@parley/client";
 import type { PublicUser } from "@parley/protocol";
 
-import { peerOf, titleOf, withDays } from "../format.js";
+import { peerOf, summaryOf, titleOf, withDays } from "../format.js";
 import { useHandle, usePresence, useStore, useVisible } from "../hooks.js";
 import { firstUnread, readMarkers } from "../read-state.js";
 import { nameOf, useUsers } from "../users.js";
@@ -148,8 +148,7 @@ function Timeline({ conversation, attachments, self, group, members, readPointer
   function quoteOf(message: TimelineMessage | undefined): Quote | null;
   function quoteOf(message: TimelineMessage | undefined): Quote | null {
     if (!message) return null;
-    const text = message.deletedAt ? "Message deleted" : message.content || (message.attachments?.length ? "Attachment" : "");
-    return { sender: name(message.senderId), text };
+    return { sender: name(message.senderId), text: summaryOf(message) };
   }
 
   /** More history is needed to show where the unread messages start. */
