@@ -45,8 +45,8 @@ describe("infra/k8s", () => {
 
   it("has the Deployments, Services, autoscaler, disruption budget, Ingress, ConfigMap and Secret", () => {
     for (const [kind, name] of [
-      ["Deployment", "gateway"], ["Deployment", "api"], ["Deployment", "worker"],
-      ["Service", "gateway"], ["Service", "api"],
+      ["Deployment", "gateway"], ["Deployment", "api"], ["Deployment", "worker"], ["Deployment", "web"],
+      ["Service", "gateway"], ["Service", "api"], ["Service", "web"],
       ["HorizontalPodAutoscaler", "gateway"], ["PodDisruptionBudget", "gateway"],
       ["Ingress", "parley"], ["ConfigMap", "parley-config"], ["Secret", "parley-secrets"],
     ]) {
@@ -89,7 +89,7 @@ describe("infra/k8s", () => {
   });
 
   it("points Services, the autoscaler and the disruption budget at the right pods and ports", () => {
-    for (const name of ["gateway", "api"]) {
+    for (const name of ["gateway", "api", "web"]) {
       const service = find("Service", name)!;
       const pod = deployment(name).spec.template;
       for (const [k, v] of Object.entries(service.spec.selector)) expect(pod.metadata.labels[k]).toBe(v);
@@ -103,6 +103,21 @@ describe("infra/k8s", () => {
     for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels)) expect(deployment("gateway").spec.template.metadata.labels[k]).toBe(v);
     // A rolling update never takes a gateway away before its replacement is ready.
     expect(deployment("gateway").spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
+  });
+
+  it("serves the web app from the image's `web` stage, probed on a static file", () => {
+    const spec = deployment("web").spec;
+    const [container] = spec.template.spec.containers;
+    expect(container.image).toBe("parley-web");
+    expect(readFileSync(join(ROOT, "Dockerfile"), "utf8")).toMatch(/^FROM \S+ AS web$/m);
+    const kustomization = manifests.find((m) => m.kind === "Kustomization") as unknown as { images: { name: string }[] };
+    expect(kustomization.images.map((i) => i.name)).toContain("parley-web");
+    // nginx.conf serves /sw.js from the built app itself (never proxied, never index.html in its place).
+    expect(readFileSync(join(ROOT, "nginx.conf"), "utf8")).toContain("location = /sw.js");
+    expect(container.readinessProbe.httpGet.path).toBe("/sw.js");
+    expect(container.ports.find((p: { name: string }) => p.name === "http").containerPort).toBe(80);
+    expect(container.securityContext.allowPrivilegeEscalation).toBe(false);
+    expect(spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
   });
 
   it("gives the gateways and the API the Ingress host over TLS as their public origin", () => {
@@ -121,7 +136,9 @@ describe("infra/k8s", () => {
     const timeout = Number(ingress.metadata.annotations!["nginx.ingress.kubernetes.io/proxy-read-timeout"]);
     expect(timeout).toBeGreaterThan(45);
     const paths = ingress.spec.rules.flatMap((r: any) => r.http.paths);
-    expect(paths.map((p: any) => p.path)).toEqual(expect.arrayContaining(["/socket.io/", "/api/"]));
+    expect(paths.map((p: any) => p.path)).toEqual(expect.arrayContaining(["/socket.io/", "/api/", "/"]));
+    // The web app takes what no other path does: nothing of the API or Socket.IO reaches it.
+    expect(paths.find((p: any) => p.path === "/")).toMatchObject({ pathType: "Prefix", backend: { service: { name: "web" } } });
     for (const path of paths) {
       const service = find("Service", path.backend.service.name);
       expect(service, path.backend.service.name).toBeDefined();
