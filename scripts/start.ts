@@ -9,6 +9,9 @@
  * NGINX_LIMITS: nginx's per-address limits, `production` (default: nginx.conf's values), `load` (raised
  * out of the way of a load generator on this machine: `npm run load` opens everything from 127.0.0.1)
  * or `off`.
+ *
+ * The gateways, the API and the worker are supervised: one that dies is started again after a backoff
+ * (1 s, doubling up to 30 s while it keeps dying), with a line on the console for each exit and restart.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -16,7 +19,7 @@ import { join } from "node:path";
 
 import { z } from "zod";
 
-import { startCluster, type Cluster } from "./lib/cluster.js";
+import { startCluster, type Cluster, type SupervisionEvent } from "./lib/cluster.js";
 import { LOAD_GENERATOR_NGINX_LIMITS, type LocalNginxOptions } from "./lib/nginx.js";
 import { DATA_DIR, RUN_DIR } from "./lib/paths.js";
 import { ensureWebBuild } from "./lib/web.js";
@@ -57,6 +60,20 @@ function localJwtSecret(): string {
   return readFileSync(file, "utf8").trim();
 }
 
+/** A supervised service's exit or restart, as a line on the console with the time. */
+function reportSupervision(event: SupervisionEvent): void {
+  const at = new Date().toISOString().slice(11, 19);
+  const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+  if (event.type === "exited") {
+    const how = event.signal ? `signal ${event.signal}` : `code ${event.code}`;
+    console.error(`[${at}] ${event.service} exited (${how}); restarting it in ${seconds(event.restartInMs)} (its log: ${join(runDir, "logs", `${event.service}.log`)})`);
+  } else if (event.type === "restart-failed") {
+    console.error(`[${at}] ${event.service} did not start again: ${event.error}; next try in ${seconds(event.restartInMs)}`);
+  } else {
+    console.log(`[${at}] ${event.service} is back (pid ${event.pid})`);
+  }
+}
+
 const runDir = join(RUN_DIR, "local");
 try {
   ensureWebBuild((message) => console.log(`Building: ${message}…`));
@@ -83,6 +100,8 @@ try {
     nginxLimits: NGINX_LIMIT_CHOICES[NGINX_LIMITS],
     // With S3_BUCKET (and the other S3_* settings) in the environment, the services use that store.
     objectStore: !S3_BUCKET,
+    // As compose's restart policy and Kubernetes do: a service that dies is started again.
+    supervise: reportSupervision,
   });
 } catch (err) {
   console.error(`parley failed to start: ${err instanceof Error ? err.message : String(err)}`);

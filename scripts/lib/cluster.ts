@@ -75,6 +75,13 @@ export interface ClusterOptions {
    */
   nginxTrustedProxies?: LocalNginxOptions["trustedProxies"];
   /**
+   * Restart the gateways, the API and the worker whenever one exits without being asked to (a crash,
+   * an OOM kill), after a backoff (see {@link Service.supervise}), telling `supervise` what happened.
+   * `npm start` does; tests that kill a service to see the others cope leave it off.
+   * @default off
+   */
+  supervise?: ((event: SupervisionEvent) => void) | undefined;
+  /**
    * Start a local object store (versitygw, data under `dataDir`) for attachments and point the
    * services at it; false leaves the `S3_*` settings to `env` (attachments are off without them).
    * @default true
@@ -85,9 +92,30 @@ export interface ClusterOptions {
 /** The bucket of a local object store. */
 export const LOCAL_BUCKET = "parley-attachments";
 
+/** What a supervised service went through (see {@link Service.supervise}). */
+export type SupervisionEvent =
+  | { type: "exited"; service: string; code: number | null; signal: NodeJS.Signals | null; restartInMs: number }
+  | { type: "restarted"; service: string; pid: number | undefined }
+  | { type: "restart-failed"; service: string; error: string; restartInMs: number };
+
+/** When a supervised service is started again after it exited by itself. */
+export interface RestartPolicy {
+  /** The first wait; each restart that follows without a quiet period waits twice the one before. */
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** Up this long, a service counts as healthy again: its next crash waits `initialDelayMs`. */
+  resetAfterMs: number;
+}
+
+/** 1 s, 2 s, 4 s… up to 30 s between restarts of a service that keeps crashing; reset after a minute up. */
+export const DEFAULT_RESTART_POLICY: RestartPolicy = { initialDelayMs: 1000, maxDelayMs: 30_000, resetAfterMs: 60_000 };
+
 /** One service process of the cluster, which can be stopped, killed and started again on its port. */
 export class Service {
   process: ManagedProcess | undefined;
+  private supervision: { report: (event: SupervisionEvent) => void; policy: RestartPolicy; failures: number; timer?: NodeJS.Timeout; restarting?: Promise<void> } | undefined;
+  /** Set by stop() and kill(): the exit that follows was asked for. */
+  private stopping = false;
 
   constructor(
     readonly kind: ServiceKind,
@@ -122,23 +150,81 @@ export class Service {
   /** Starts the process and waits until its /readyz answers 200. */
   async start(): Promise<void> {
     if (this.running) return;
-    this.process = new ManagedProcess({
+    this.stopping = false;
+    const child = new ManagedProcess({
       name: this.name,
       command: process.execPath,
       args: this.nodeArgs,
       env: this.env,
       logFile: this.logFile,
     });
-    await this.process.waitUntil(() => isOk(`${this.url}/readyz`), 30_000);
+    this.process = child;
+    // Only an exit after it was ready is supervision's: a start that fails says so to its caller.
+    let readyAt: number | undefined;
+    void child.exited.then((exit) => readyAt !== undefined && this.exitedBySelf(child, exit, Date.now() - readyAt));
+    await child.waitUntil(() => isOk(`${this.url}/readyz`), 30_000);
+    readyAt = Date.now();
+  }
+
+  /**
+   * From now on, starts the process again whenever it exits without stop() or kill() asking, as a
+   * process manager would: after `policy.initialDelayMs`, doubling while it keeps crashing, up to
+   * `policy.maxDelayMs`. Each exit and restart goes to `report`.
+   */
+  supervise(report: (event: SupervisionEvent) => void, policy: RestartPolicy = DEFAULT_RESTART_POLICY): void {
+    this.supervision = { report, policy, failures: 0 };
+  }
+
+  private exitedBySelf(child: ManagedProcess, exit: { code: number | null; signal: NodeJS.Signals | null }, upMs: number): void {
+    const supervision = this.supervision;
+    if (!supervision || this.stopping || this.process !== child) return;
+    if (upMs >= supervision.policy.resetAfterMs) supervision.failures = 0;
+    const restartInMs = this.nextDelay(supervision);
+    supervision.report({ type: "exited", service: this.name, code: exit.code, signal: exit.signal, restartInMs });
+    this.scheduleRestart(supervision, restartInMs);
+  }
+
+  private nextDelay(supervision: NonNullable<Service["supervision"]>): number {
+    const { initialDelayMs, maxDelayMs } = supervision.policy;
+    return Math.min(maxDelayMs, initialDelayMs * 2 ** supervision.failures++);
+  }
+
+  private scheduleRestart(supervision: NonNullable<Service["supervision"]>, delayMs: number): void {
+    supervision.timer = setTimeout(() => {
+      supervision.timer = undefined;
+      if (this.stopping) return;
+      supervision.restarting = this.start().then(
+        () => supervision.report({ type: "restarted", service: this.name, pid: this.process?.pid }),
+        async (err: unknown) => {
+          // It exited before it was ready, or never got ready: gone for good, then again later.
+          await this.process?.kill();
+          if (this.stopping) return;
+          const restartInMs = this.nextDelay(supervision);
+          supervision.report({ type: "restart-failed", service: this.name, error: err instanceof Error ? err.message.split("\n")[0]! : String(err), restartInMs });
+          this.scheduleRestart(supervision, restartInMs);
+        },
+      );
+    }, delayMs);
+  }
+
+  /** Ends supervision's pending restart, if any, before the process is stopped. */
+  private async settle(): Promise<void> {
+    this.stopping = true;
+    const supervision = this.supervision;
+    if (!supervision) return;
+    clearTimeout(supervision.timer);
+    await supervision.restarting?.catch(() => {});
   }
 
   /** SIGTERM: a graceful shutdown. */
   async stop(): Promise<void> {
+    await this.settle();
     await this.process?.stop("SIGTERM", 20_000);
   }
 
-  /** SIGKILL: a crash. */
+  /** SIGKILL: a crash (not restarted by supervision: it was asked for). */
   async kill(): Promise<void> {
+    await this.settle();
     await this.process?.kill();
   }
 }
@@ -273,6 +359,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const services = [api, worker, ...gateways];
     started.push(...services.map((s) => ({ stop: () => s.stop() })));
     await Promise.all(services.map((s) => s.start()));
+    if (options.supervise) for (const s of services) s.supervise(options.supervise);
 
     const nginx = await startNginx(
       { gateways: gateways.map((g) => ({ route: g.route!, port: g.port })), apiPort: api.port },
