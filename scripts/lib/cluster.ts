@@ -4,7 +4,7 @@
  * tests start their own, each on free ports with its own Redis and database.
  */
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 import { startFerretDb, withDatabase, type FerretDb } from "./ferretdb.js";
 import { startNginx, type LocalNginxOptions } from "./nginx.js";
@@ -145,6 +145,18 @@ export class Service {
 
   get running(): boolean {
     return this.process?.running ?? false;
+  }
+
+  /**
+   * Another process of this kind, with this one's environment and `env` over it, on ports of its own
+   * and logging to `<name>.log` beside this one's; not started, not supervised (a second worker to take
+   * over a queue, a gateway with other settings).
+   */
+  async sibling(name: string, env: Record<string, string> = {}): Promise<Service> {
+    const port = await freePort();
+    const metricsPort = await freePort();
+    const siblingEnv = { ...this.env, ...env, PORT: String(port), METRICS_PORT: String(metricsPort) };
+    return new Service(this.kind, name, port, siblingEnv, join(dirname(this.logFile), `${name}.log`), this.route, this.nodeArgs);
   }
 
   /** Starts the process and waits until its /readyz answers 200. */

@@ -25,6 +25,7 @@ import { createAccountsWorker, type AccountsWorker } from "./accounts/accounts-w
 import { createAttachmentsWorker, type AttachmentsWorker } from "./attachments/attachments-worker.js";
 import { MessageEraser } from "./accounts/message-eraser.js";
 import type { WorkerConfig } from "./config.js";
+import { DEFAULT_JOB_LOCKS, type JobLocks } from "./jobs.js";
 import { WorkerMetrics } from "./metrics.js";
 import { MessageStore } from "./persist/message-store.js";
 import { StateStore } from "./persist/state-store.js";
@@ -48,7 +49,7 @@ export interface WorkerDeps {
   /** Models bound to an open connection, indexes built. */
   models: Pick<Models, "Message" | "Conversation" | "Receipt" | "User" | "Attachment">;
   config: Pick<WorkerConfig, "QUEUE_PREFIX" | "PERSIST_BATCH_SIZE" | "PERSIST_BATCH_WAIT_MS" | "PERSIST_MAX_CONCURRENT_WRITES"> &
-    Partial<Pick<WorkerConfig, "REDIS_PREFIX" | "STREAM_TTL_SECONDS" | "ATTACHMENT_SWEEP_INTERVAL_SECONDS"> & NotifyConfig & AttachmentConfig>;
+    Partial<Pick<WorkerConfig, "REDIS_PREFIX" | "STREAM_TTL_SECONDS" | "ATTACHMENT_SWEEP_INTERVAL_SECONDS" | "JOB_LOCK_MS" | "JOB_STALLED_CHECK_MS"> & NotifyConfig & AttachmentConfig>;
   /** The object store of attachments; undefined when they are off (no `S3_BUCKET`): no attachment consumer then. */
   storage?: ObjectStorage | undefined;
   log: Logger;
@@ -80,7 +81,11 @@ export interface ParleyWorker {
 /** Starts consuming every queue the worker drains. */
 export function createWorker({ queueRedis, redis, models, config, log, notificationSender, metrics: given, storage }: WorkerDeps): ParleyWorker {
   const metrics = given ?? new WorkerMetrics(new Registry(), log);
-  const notifications = startNotifications({ queueRedis, redis, models, config, log, sender: notificationSender, metrics });
+  const locks: JobLocks = {
+    lockMs: config.JOB_LOCK_MS ?? DEFAULT_JOB_LOCKS.lockMs,
+    stalledCheckMs: config.JOB_STALLED_CHECK_MS ?? DEFAULT_JOB_LOCKS.stalledCheckMs,
+  };
+  const notifications = startNotifications({ queueRedis, redis, models, config, log, sender: notificationSender, metrics, locks });
   const emitter = createEmitter(redis, log);
   const persist = createPersistWorker({
     connection: queueRedis,
@@ -94,6 +99,7 @@ export function createWorker({ queueRedis, redis, models, config, log, notificat
     maxConcurrentWrites: config.PERSIST_MAX_CONCURRENT_WRITES,
     onStored: notifications?.onStored,
     metrics,
+    locks,
   });
 
   // The worker adds deleted messages' states to the persist queue (erasures), and reads every queue's
@@ -128,6 +134,7 @@ export function createWorker({ queueRedis, redis, models, config, log, notificat
     eraser: new MessageEraser({ models, changes, log }),
     log,
     metrics,
+    locks,
   });
   const attachments =
     storage &&
@@ -142,6 +149,7 @@ export function createWorker({ queueRedis, redis, models, config, log, notificat
       log,
       metrics,
       sweepEveryMs: (config.ATTACHMENT_SWEEP_INTERVAL_SECONDS ?? 3600) * 1000,
+      locks,
     });
 
   return {

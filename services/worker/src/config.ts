@@ -52,6 +52,19 @@ const workerShape = {
    */
   ATTACHMENT_SWEEP_INTERVAL_SECONDS: intVar(1).default(3600),
   /**
+   * How long a job stays locked by a worker that stopped renewing the lock, in milliseconds: when a
+   * worker dies (a crash, SIGKILL, a lost node), its jobs go to another worker within about
+   * `JOB_LOCK_MS + JOB_STALLED_CHECK_MS`. A live worker renews its locks every half of it, so only an
+   * event loop blocked that long makes a job run twice (every job is idempotent).
+   * @default 5000
+   */
+  JOB_LOCK_MS: intVar(1000).max(600_000).default(5000),
+  /**
+   * How often each worker looks for jobs whose lock expired, in milliseconds.
+   * @default 2500
+   */
+  JOB_STALLED_CHECK_MS: intVar(500).max(600_000).default(2500),
+  /**
    * Hard deadline of a graceful shutdown (finish the active batch, close every connection), in
    * milliseconds; past it the process exits with status 1.
    * @default 30000

@@ -10,6 +10,37 @@ import type { z } from "zod";
 import { fieldIssues } from "@parley/shared/schemas";
 
 /**
+ * How long a job stays with a worker that stopped renewing its lock (one that died), and how often the
+ * others look for such jobs: a job held by a dead worker is handed out again within about
+ * `lockMs + stalledCheckMs`.
+ */
+export interface JobLocks {
+  /** BullMQ's `lockDuration`; a live worker renews its locks every half of it. */
+  lockMs: number;
+  /** BullMQ's `stalledInterval`. */
+  stalledCheckMs: number;
+}
+
+/**
+ * 5 s locks and a check every 2.5 s: a dead worker's jobs go to another within about 7.5 s, where
+ * BullMQ's defaults (30 s and 30 s) took up to a minute. A live worker loses a lock only when its event
+ * loop is blocked for more than 2.5 s, and every job of the worker is idempotent, so the price of such a
+ * stall is work done twice, never a message lost or doubled.
+ */
+export const DEFAULT_JOB_LOCKS: JobLocks = { lockMs: 5000, stalledCheckMs: 2500 };
+
+/**
+ * Times a job may be handed out again after its worker died before it fails for good: more than one,
+ * so that a job is not failed for a worker that was killed twice in a row (a crash loop, a rollout).
+ */
+const MAX_STALLS = 5;
+
+/** The BullMQ worker options of `locks`. */
+export function lockOptions(locks: JobLocks = DEFAULT_JOB_LOCKS): { lockDuration: number; stalledInterval: number; maxStalledCount: number } {
+  return { lockDuration: locks.lockMs, stalledInterval: locks.stalledCheckMs, maxStalledCount: MAX_STALLS };
+}
+
+/**
  * A job's data parsed with `schema`; data that can never be valid fails the job for good, with an
  * `UnrecoverableError` saying `invalid <what> job data: <field: problem; …>`.
  */

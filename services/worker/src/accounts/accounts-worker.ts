@@ -9,7 +9,7 @@ import type { Logger } from "@parley/shared/logger";
 import { QUEUE_NAMES, backoffDelay, type AccountJobName, type AccountJobs } from "@parley/shared/queues";
 import { EraseMessagesJobData } from "@parley/shared/schemas";
 
-import { parseJobData, reportJobFailures } from "../jobs.js";
+import { lockOptions, parseJobData, reportJobFailures, type JobLocks } from "../jobs.js";
 import type { WorkerMetrics } from "../metrics.js";
 import { AccountNotDeletedError, UnknownAccountError, type MessageEraser } from "./message-eraser.js";
 
@@ -34,10 +34,12 @@ export interface AccountsWorkerDeps {
    * @default 2
    */
   concurrency?: number;
+  /** @default DEFAULT_JOB_LOCKS */
+  locks?: JobLocks | undefined;
 }
 
 /** Starts consuming the accounts queue. */
-export function createAccountsWorker({ connection, prefix, eraser, log, metrics, concurrency = 2 }: AccountsWorkerDeps): AccountsWorker {
+export function createAccountsWorker({ connection, prefix, eraser, log, metrics, concurrency = 2, locks }: AccountsWorkerDeps): AccountsWorker {
   const worker: AccountsWorker = new Worker<AccountJobs[AccountJobName], void, AccountJobName>(
     QUEUE_NAMES.accounts,
     async (job) => {
@@ -55,6 +57,7 @@ export function createAccountsWorker({ connection, prefix, eraser, log, metrics,
       connection,
       prefix,
       concurrency,
+      ...lockOptions(locks),
       // ACCOUNT_JOB_OPTIONS use `backoff: { type: "custom" }`, which resolves to this strategy.
       settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade) },
     },

@@ -16,7 +16,7 @@ import type { AttachmentDoc, Models } from "@parley/shared/models";
 import { QUEUE_NAMES, backoffDelay, type AttachmentJobName, type AttachmentJobs, type AttachmentQueue } from "@parley/shared/queues";
 import { ProcessAttachmentsJobData, PurgeAttachmentsJobData, PurgeUserAttachmentsJobData } from "@parley/shared/schemas";
 
-import { parseJobData, reportJobFailures } from "../jobs.js";
+import { lockOptions, parseJobData, reportJobFailures, type JobLocks } from "../jobs.js";
 import type { WorkerMetrics } from "../metrics.js";
 import { UnreadableMediaError, describeImage, mediaDurationMs } from "./media.js";
 
@@ -45,6 +45,8 @@ export interface AttachmentsWorkerDeps {
    * @default 2
    */
   concurrency?: number;
+  /** @default DEFAULT_JOB_LOCKS */
+  locks?: JobLocks | undefined;
 }
 
 /**
@@ -84,7 +86,7 @@ export function createAttachmentsWorker(deps: AttachmentsWorkerDeps): Attachment
       if (!Object.hasOwn(handlers, job.name)) throw new UnrecoverableError(`unknown job name '${job.name}'`);
       await handlers[job.name](job);
     },
-    { connection, prefix, concurrency, settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade) } },
+    { connection, prefix, concurrency, ...lockOptions(deps.locks), settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade) } },
   );
   worker.on("error", (err) => log.error({ err }, "attachments worker error"));
   reportJobFailures(worker, QUEUE_NAMES.attachments, { metrics, log, what: "attachment job" });

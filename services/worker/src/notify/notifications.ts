@@ -11,6 +11,7 @@ import type { RedisClient } from "@parley/shared/redis";
 import { redisKeys } from "@parley/shared/redis-keys";
 import type { Message } from "@parley/protocol";
 
+import type { JobLocks } from "../jobs.js";
 import type { WorkerMetrics } from "../metrics.js";
 import type { NotificationSender } from "./notification-sender.js";
 import { NotificationProducer } from "./notification-producer.js";
@@ -31,6 +32,8 @@ export interface NotificationsDeps {
   /** A sender to use instead of the webhook sender from the configuration (push services, tests). */
   sender?: NotificationSender;
   metrics: WorkerMetrics;
+  /** @default DEFAULT_JOB_LOCKS */
+  locks?: JobLocks | undefined;
 }
 
 /** Running notifications. */
@@ -49,7 +52,7 @@ export interface Notifications {
  * Starts notifications, or returns undefined (and says so once in the log) when there is no sender:
  * neither `sender` nor `NOTIFY_WEBHOOK_URL`.
  */
-export function startNotifications({ queueRedis, redis, models, config, log, sender: given, metrics }: NotificationsDeps): Notifications | undefined {
+export function startNotifications({ queueRedis, redis, models, config, log, sender: given, metrics, locks }: NotificationsDeps): Notifications | undefined {
   const sender = given ?? webhookSenderFrom(config);
   if (!sender) {
     log.info("notifications disabled: NOTIFY_WEBHOOK_URL is not set");
@@ -59,7 +62,7 @@ export function startNotifications({ queueRedis, redis, models, config, log, sen
   queue.on("error", (err) => log.error({ err }, "notification queue error"));
   const producer = new NotificationProducer({ redis, keys: redisKeys(config.REDIS_PREFIX ?? "parley"), models, queue, log });
   const concurrency = config.NOTIFY_CONCURRENCY ?? 16;
-  const worker = createNotifyWorker({ connection: queueRedis, prefix: config.QUEUE_PREFIX, sender, concurrency, log, metrics });
+  const worker = createNotifyWorker({ connection: queueRedis, prefix: config.QUEUE_PREFIX, sender, concurrency, log, metrics, locks });
   log.info(
     { sender: sender.name, target: sender instanceof WebhookSender ? sender.target : undefined, concurrency },
     "notifications enabled",

@@ -10,7 +10,7 @@ import type { Logger } from "@parley/shared/logger";
 import { QUEUE_NAMES, type NotificationJobName, type NotificationJobs } from "@parley/shared/queues";
 import { Message, ObjectIdString } from "@parley/protocol";
 
-import { isFinalFailure, parseJobData } from "../jobs.js";
+import { isFinalFailure, lockOptions, parseJobData, type JobLocks } from "../jobs.js";
 import type { WorkerMetrics } from "../metrics.js";
 
 import { PermanentDeliveryError, RetryLaterError, type NotificationSender } from "./notification-sender.js";
@@ -33,6 +33,8 @@ export interface NotifyWorkerDeps {
   sender: NotificationSender;
   /** Notifications delivered at once. */
   concurrency: number;
+  /** @default DEFAULT_JOB_LOCKS */
+  locks?: JobLocks | undefined;
   log: Logger;
   /** Deliveries by outcome, retries and final failures. */
   metrics: WorkerMetrics;
@@ -53,7 +55,7 @@ export function notificationBackoff(attemptsMade: number, err?: Error): number {
 }
 
 /** Starts consuming the notifications queue. */
-export function createNotifyWorker({ connection, prefix, sender, concurrency, log, metrics }: NotifyWorkerDeps): NotifyWorker {
+export function createNotifyWorker({ connection, prefix, sender, concurrency, log, metrics, locks }: NotifyWorkerDeps): NotifyWorker {
   const worker: NotifyWorker = new Worker<NotificationJobs[NotificationJobName], void, NotificationJobName>(
     QUEUE_NAMES.notifications,
     async (job) => {
@@ -70,6 +72,7 @@ export function createNotifyWorker({ connection, prefix, sender, concurrency, lo
       connection,
       prefix,
       concurrency,
+      ...lockOptions(locks),
       // NOTIFICATION_JOB_OPTIONS use `backoff: { type: "custom" }`, which resolves to this strategy.
       settings: { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => notificationBackoff(attemptsMade, err) },
     },

@@ -18,7 +18,7 @@ import {
 } from "@parley/shared/queues";
 import { LastSeenJobData, PointerJobData } from "@parley/shared/schemas";
 
-import { isFinalFailure, parseJobData } from "../jobs.js";
+import { isFinalFailure, lockOptions, parseJobData, type JobLocks } from "../jobs.js";
 import type { BatchKind, WorkerMetrics } from "../metrics.js";
 import { Batcher, type ItemOutcome } from "./batcher.js";
 import { SeqConflictError, type MessageStore } from "./message-store.js";
@@ -55,6 +55,8 @@ export interface PersistWorkerDeps {
    * once (start its work in the background); a throw is logged and ignored. Notifications use it.
    */
   onStored?: (messages: readonly Message[]) => void;
+  /** @default DEFAULT_JOB_LOCKS */
+  locks?: JobLocks | undefined;
 }
 
 /** The running persist consumer. */
@@ -152,6 +154,7 @@ export function createPersistWorker(deps: PersistWorkerDeps): PersistWorker {
       connection: deps.connection,
       prefix: deps.prefix,
       concurrency: deps.batchSize,
+      ...lockOptions(deps.locks),
       // The producers add jobs with `backoff: { type: "custom" }`, which resolves to this strategy.
       settings: { backoffStrategy: (attemptsMade: number) => backoffDelay(attemptsMade) },
     },
