@@ -57,7 +57,8 @@ describe("persistence", () => {
 
     const history = await fixture.api.history(alice.token, conversation.id);
     expect(history.status).toBe(200);
-    expect(history.body.messages).toEqual([message]);
+    // Stored before it was confirmed: history says so too.
+    expect(history.body.messages).toEqual([{ ...message, persisted: true }]);
   });
 
   it("stores one message for a repeated clientMsgId, and one document for a job processed twice", async () => {
@@ -78,7 +79,7 @@ describe("persistence", () => {
       await queue.close();
     }
     const history = await fixture.api.history(alice.token, conversation.id);
-    expect(history.body.messages).toEqual([first.message]);
+    expect(history.body.messages).toEqual([{ ...first.message, persisted: true }]);
   });
 
   it("delivers a message sent through the REST API to sockets on both nodes", async () => {

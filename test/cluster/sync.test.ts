@@ -101,10 +101,15 @@ async function bobReturns(fixture: ClusterFixture, scene: Scene, limit?: number)
   return { b, result };
 }
 
+/** A message without `persisted`, which says whether the worker stored it yet (a race with the sync). */
+function asSent({ persisted: _, ...message }: Message): Message {
+  return message;
+}
+
 function expectExactly(result: SyncResult, sent: Message[], scene: Scene): void {
   const from = scene.held.at(-1)!.seq + 1;
   expect(result.messages.map((m) => m.seq)).toEqual(Array.from({ length: sent.length }, (_, i) => from + i));
-  expect(result.messages).toEqual(sent);
+  expect(result.messages.map(asSent)).toEqual(sent);
   expect(new Set(result.messages.map((m) => m.id)).size).toBe(sent.length);
   expect(result).toMatchObject({ hasMore: false, recovered: true, epoch: scene.epoch });
 }
@@ -133,9 +138,22 @@ describe("with the default stream", () => {
       expect(await mongo.models.Message.countDocuments({ _id: { $in: missed.map((m) => m.id) } })).toBe(0);
       const { result } = await bobReturns(fixture, scene);
       expectExactly(result, missed, scene);
+      // None is stored: none says it is.
+      expect(result.messages.filter((m) => m.persisted)).toEqual([]);
     } finally {
       await fixture.cluster.worker.start();
     }
+  });
+
+  it("says which messages are stored, so that a client that was away for their message:persisted learns it", async () => {
+    const scene = await bobGoesAway(fixture);
+    const confirmed = collect<MessagePersisted>(scene.a.socket, "message:persisted");
+    const missed = await sendMany(scene.a.socket, scene.conversationId, 5, "stored-while-away");
+    // Alice heard each one stored; Bob's socket was gone.
+    await eventually(() => missed.every((m) => confirmed.some((p) => p.id === m.id)), 10_000, "stored");
+    const { result } = await bobReturns(fixture, scene);
+    expectExactly(result, missed, scene);
+    expect(result.messages.map((m) => m.persisted)).toEqual([true, true, true, true, true]);
   });
 
   it("pages with hasMore, every page exact", async () => {
@@ -151,7 +169,7 @@ describe("with the default stream", () => {
       [10, true, true],
       [5, false, true],
     ]);
-    expect(pages.flatMap((p) => p.messages)).toEqual(missed);
+    expect(pages.flatMap((p) => p.messages).map(asSent)).toEqual(missed);
   });
 
   it("refuses a non-member with FORBIDDEN, an unknown conversation with NOT_FOUND, a bad payload with VALIDATION", async () => {

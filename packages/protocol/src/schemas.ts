@@ -275,6 +275,12 @@ export const Message = z.object({
   reactions: z.record(z.string(), z.array(ObjectIdString)).optional(),
   /** Files, in the order the sender listed them; removed when the message is deleted. */
   attachments: z.array(Attachment).optional(),
+  /**
+   * In `sync` and history answers (and the states they were read in): the message is stored in the
+   * database, as `message:persisted` says live. Absent on live events, and where the server does not
+   * know it yet; absence never means the message is lost.
+   */
+  persisted: z.literal(true).optional(),
 });
 export type Message = z.infer<typeof Message>;
 

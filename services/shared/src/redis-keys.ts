@@ -17,6 +17,11 @@ export interface RedisKeys {
   /** Latest state of recently changed messages (hash: message id → message JSON), newer than the stream's. */
   conversationOverlay(conversationId: string): string;
   /**
+   * Recent messages the worker has stored in MongoDB (sorted set: message id, scored by seq; the newest
+   * few thousand, expiring with the stream), so that `sync` and history can say which are stored.
+   */
+  conversationStored(conversationId: string): string;
+  /**
    * The conversation's epoch (hash: `id`, `base`): a new id whenever its seq counter had to be restored
    * from MongoDB (Redis lost it); `base` is the seq the epoch started after.
    */
@@ -91,6 +96,7 @@ export function redisKeys(prefix: string): RedisKeys {
     conversationMembersVersion: (id) => `${conversation(id)}:members:v`,
     conversationStream: (id) => `${conversation(id)}:stream`,
     conversationOverlay: (id) => `${conversation(id)}:overlay`,
+    conversationStored: (id) => `${conversation(id)}:stored`,
     conversationEpoch: (id) => `${conversation(id)}:epoch`,
     conversationRead: (id) => `${conversation(id)}:read`,
     conversationDelivered: (id) => `${conversation(id)}:delivered`,

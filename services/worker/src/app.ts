@@ -9,12 +9,13 @@ import { Attachments } from "@parley/shared/attachments/attachments";
 import { attachmentConfigShape, type AttachmentConfig } from "@parley/shared/attachments/attachment-rules";
 import type { ObjectStorage } from "@parley/shared/attachments/storage";
 import { loadConfig } from "@parley/shared/config";
-import { createEmitter } from "@parley/shared/emitter";
+import { createEmitter, createRetryingEmitter } from "@parley/shared/emitter";
 import { conversationRoom } from "@parley/shared/events";
 import type { Logger } from "@parley/shared/logger";
 import { ConversationCache } from "@parley/shared/messages/conversation-cache";
 import { MessageChanges, emitChange } from "@parley/shared/messages/message-changes";
 import { MessageReader } from "@parley/shared/messages/message-reader";
+import { StoredMarks } from "@parley/shared/messages/stored-marks";
 import { Registry } from "@parley/shared/metrics";
 import type { Models } from "@parley/shared/models";
 import { QUEUE_NAMES, createAccountQueue, createAttachmentQueue, createPersistQueue } from "@parley/shared/queues";
@@ -87,12 +88,17 @@ export function createWorker({ queueRedis, redis, models, config, log, notificat
   };
   const notifications = startNotifications({ queueRedis, redis, models, config, log, sender: notificationSender, metrics, locks });
   const emitter = createEmitter(redis, log);
+  // `message:persisted` is published again while Redis refuses it: a client whose socket stays up has
+  // no other way to hear it (one that reconnects reads it in its sync, from the stored marks).
+  const confirmations = createRetryingEmitter(redis, log);
+  const keys = redisKeys(config.REDIS_PREFIX ?? "parley");
   const persist = createPersistWorker({
     connection: queueRedis,
     prefix: config.QUEUE_PREFIX,
     store: new MessageStore({ models, log }),
     state: new StateStore(models),
-    emitter,
+    marks: new StoredMarks(redis, keys, config.STREAM_TTL_SECONDS ?? 604_800),
+    emitter: confirmations.emitter,
     log,
     batchSize: config.PERSIST_BATCH_SIZE,
     batchWaitMs: config.PERSIST_BATCH_WAIT_MS,
@@ -115,7 +121,6 @@ export function createWorker({ queueRedis, redis, models, config, log, notificat
   metrics.countJobsOf(QUEUE_NAMES.accounts, accountQueue);
   if (notifications) metrics.countJobsOf(QUEUE_NAMES.notifications, notifications.queue);
 
-  const keys = redisKeys(config.REDIS_PREFIX ?? "parley");
   const cache = new ConversationCache(redis, keys, models);
   const changes = new MessageChanges({
     redis,
@@ -162,6 +167,7 @@ export function createWorker({ queueRedis, redis, models, config, log, notificat
       // First, since erasures and descriptions add to the persist queue.
       await Promise.all([accounts.close(), attachments?.close()]);
       await persist.close();
+      confirmations.stop();
       // After the persist worker: its last batches may still hand notifications over.
       await notifications?.close();
       await Promise.all([persistQueue.close(), accountQueue.close(), attachmentQueue.close()]);

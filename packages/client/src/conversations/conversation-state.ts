@@ -17,7 +17,7 @@ import type { Requester } from "../transport/requests.js";
 import type { ClientSocket } from "../transport/socket.js";
 import { Typing } from "../typing/typing.js";
 import type { ConversationsApi } from "./history.js";
-import { recover, type Discontinuity } from "./sync.js";
+import { recover, SYNC_PAGE_LIMIT, type Discontinuity } from "./sync.js";
 import { asDeleted, contiguousLast, dropAbove, maxSeq, mergeMessages, updateMessage, withReaction, type TimelineMessage } from "./timeline.js";
 
 /** How long a gap may stay open before a sync fills it (messages can arrive out of order). */
@@ -171,6 +171,12 @@ export class ConversationState {
         const s = this.messages.get();
         const items = mergeMessages(s.items, messages);
         this.set({ items, epoch, last: contiguousLast(items, s.last) });
+      },
+      unconfirmed: () => {
+        const { items, last } = this.messages.get();
+        // Within one sync page of `last`: older ones are read again only through history.
+        const sent = items.find((m) => m.state === "sent" && m.seq <= last && m.seq > last - SYNC_PAGE_LIMIT);
+        return sent?.seq;
       },
     };
   }

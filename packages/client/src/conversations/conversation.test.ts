@@ -194,6 +194,30 @@ describe("a conversation", () => {
     await client.dispose();
   });
 
+  it("after a reconnect, reads again what it sent and never heard stored, and takes persisted from the sync", async () => {
+    const { conv, socket, client } = await opened();
+    const local = conv.send({ content: "hello" });
+    await flush();
+    const sent = msg(4, { senderId: USER, clientMsgId: local.clientMsgId, content: "hello" });
+    socket.ok("message:send", { message: sent });
+    await flush();
+    // Its message:persisted went to a socket that is gone.
+    socket.drop();
+    await socket.open();
+    await flush();
+    expect(socket.pending("sync").map((r) => r.payload.afterSeq)).toEqual([3]);
+    socket.ok("sync", result({ messages: [{ ...sent, persisted: true }] }));
+    await flush();
+    expect(conv.messages.get().items.at(-1)).toMatchObject({ seq: 4, state: "persisted" });
+    expect(conv.messages.get().last).toBe(4);
+    // Nothing unconfirmed any more: the next sync starts from the end.
+    socket.drop();
+    await socket.open();
+    await flush();
+    expect(socket.pending("sync").map((r) => r.payload.afterSeq)).toEqual([4]);
+    await client.dispose();
+  });
+
   it("loads older pages over REST", async () => {
     const s = setup();
     s.api.messages.set(CONV, Array.from({ length: 120 }, (_, i) => msg(i + 1)));

@@ -30,6 +30,12 @@ export interface SyncTimeline {
   dropAbove(base: number): void;
   /** Merges `messages` (by seq and rev), stores `epoch`, and moves `last` up as far as contiguous. */
   apply(messages: readonly Message[], epoch: string): void;
+  /**
+   * The lowest seq at or below `last` of a message this client sent that is not known to be stored
+   * yet, if any: the sync starts below it, so that its answer says which of them are (`persisted`),
+   * making up for a `message:persisted` this client missed.
+   */
+  unconfirmed?(): number | undefined;
 }
 
 /** Sends one `sync` request. */
@@ -45,8 +51,11 @@ export async function recover(
   onDiscontinuity: (d: Discontinuity) => void,
   limit = SYNC_PAGE_LIMIT,
 ): Promise<{ recovered: boolean }> {
-  for (;;) {
-    const afterSeq = timeline.last();
+  // The first request also reads again the recent messages this client sent that are not known stored.
+  const unconfirmed = timeline.unconfirmed?.();
+  let from = unconfirmed === undefined ? timeline.last() : Math.max(0, Math.min(timeline.last(), unconfirmed - 1));
+  for (;; from = timeline.last()) {
+    const afterSeq = from;
     const epoch = timeline.epoch();
     const res = await request({ conversationId: timeline.conversationId, afterSeq, ...(epoch !== undefined && { epoch }), limit });
     const epochChanged = epoch !== undefined && res.epoch !== epoch;

@@ -32,6 +32,16 @@ describe("the timeline", () => {
     expect(newerOf({ ...msg(1), state: "persisted" }, { ...msg(1, { rev: 1 }), state: "sent" }).state).toBe("persisted");
   });
 
+  it("holds a message a sync or history answer says is stored as persisted, whatever it held before", () => {
+    const sent = mergeMessages([], [{ ...msg(1), state: "sent" }]);
+    const synced = mergeMessages(sent, [{ ...msg(1), persisted: true }]);
+    expect(synced[0]).toEqual({ ...msg(1), state: "persisted" });
+    expect(synced[0]).not.toHaveProperty("persisted");
+    expect(mergeMessages([], [{ ...msg(2, { rev: 1 }), persisted: true }])[0]?.state).toBe("persisted");
+    // An answer without the flag (not stored yet, or not known) takes nothing away.
+    expect(mergeMessages(synced, [msg(1)])).toBe(synced);
+  });
+
   it("replaces a message held at a seq by another message with that seq (a seq reused after an epoch change)", () => {
     const items = mergeMessages([msg(5, { id: "x".repeat(24), content: "lost" })], [msg(5, { content: "real" })]);
     expect(items.map((m) => m.content)).toEqual(["real"]);

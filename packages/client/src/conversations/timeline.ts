@@ -8,7 +8,8 @@ import type { Message, MessageReaction } from "@parley/protocol";
 export interface TimelineMessage extends Message {
   /**
    * For messages sent from this client: `sent` once acknowledged; for any message: `persisted` once
-   * `message:persisted` arrived while it was held. Absent when unknown (history, sync, other senders).
+   * `message:persisted` arrived while it was held, or a `sync` or history answer said it is stored.
+   * Absent when unknown (another sender's live message, a message the server has not stored yet).
    */
   state?: "sent" | "persisted";
 }
@@ -39,6 +40,17 @@ function withState(message: TimelineMessage, state: TimelineMessage["state"]): T
 }
 
 /**
+ * A message as the timeline holds it: the server's `persisted: true` (in `sync` and history answers)
+ * becomes the state `persisted`, as `message:persisted` makes it, so that a missed event is made up
+ * for by the next sync.
+ */
+function asHeld(message: TimelineMessage): TimelineMessage {
+  if (!message.persisted) return message;
+  const { persisted: _flag, ...rest } = message;
+  return { ...rest, state: "persisted" };
+}
+
+/**
  * `items` with `incoming` merged in: by seq (each seq once, in order); a held copy is replaced by a newer
  * state of the same message, or by another message at the same seq (its seq was reused after an epoch
  * change). Returns `items` itself when nothing changed.
@@ -48,7 +60,8 @@ export function mergeMessages(items: readonly TimelineMessage[], incoming: reado
   const bySeq = new Map<number, TimelineMessage>();
   for (const m of items) bySeq.set(m.seq, m);
   let changed = false;
-  for (const m of incoming) {
+  for (const wire of incoming) {
+    const m = asHeld(wire);
     const held = bySeq.get(m.seq);
     const next = !held ? m : held.id !== m.id ? m : newerOf(held, m);
     if (next !== held) {

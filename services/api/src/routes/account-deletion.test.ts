@@ -86,7 +86,7 @@ describe("DELETE /api/users/me", () => {
     expect(JSON.stringify(stored)).not.toContain(ada.username);
 
     // Messages stay, as sent by the deleted user.
-    expect(await history(bob, conversation.id)).toEqual([kept]);
+    expect(await history(bob, conversation.id)).toEqual([{ ...kept, persisted: true }]);
 
     // Nothing serves the tombstone: search, new conversations, group additions.
     const stem = ada.username.slice(0, -2);
@@ -156,9 +156,11 @@ describe("DELETE /api/users/me", () => {
     expect(announced).toEqual(mine.map((m) => m.id).sort());
     expect(deleted[0]!.every((d) => d.conversationId === group.id)).toBe(true);
 
-    const erased = (m: Message) => ({ ...m, content: "", rev: 1, deletedAt: expect.any(String) });
-    expect(await history(bob, group.id)).toEqual([erased(mine[0]!), erased(mine[2]!), theirs[0]]);
-    expect(await history(cy, direct.id)).toEqual([erased(mine[1]!), theirs[1]]);
+    // Every message here was stored before the erasure: history says so.
+    const erased = (m: Message) => ({ ...m, content: "", rev: 1, deletedAt: expect.any(String), persisted: true });
+    const stored = (m: Message | undefined) => ({ ...m, persisted: true });
+    expect(await history(bob, group.id)).toEqual([erased(mine[0]!), erased(mine[2]!), stored(theirs[0])]);
+    expect(await history(cy, direct.id)).toEqual([erased(mine[1]!), stored(theirs[1])]);
     // And MongoDB stores it so, once the worker has written the new states.
     await eventually(
       async () => (await api.models.Message.countDocuments({ _id: { $in: mine.map((m) => m.id) }, deletedAt: { $exists: true }, content: "" })) === 3,

@@ -55,7 +55,8 @@ describe("GET /api/conversations/:id/messages", () => {
     expect(pages.map((p) => p.length)).toEqual([50, 50, 20]);
     const all = pages.reverse().flat();
     expect(all.map((m) => m.seq)).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
-    expect(all).toEqual(stored);
+    // Read from MongoDB: each says it is stored.
+    expect(all).toEqual(stored.map((m) => ({ ...m, persisted: true })));
   });
 
   it("defaults to the newest 50, and says when nothing older exists", async () => {

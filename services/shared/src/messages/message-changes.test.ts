@@ -17,6 +17,7 @@ import { ConversationCache } from "./conversation-cache.js";
 import { MessageChanges, type MessageChange } from "./message-changes.js";
 import { MessagePipeline } from "./message-pipeline.js";
 import { wellFormed } from "./message-reader.js";
+import { StoredMarks } from "./stored-marks.js";
 
 const redisServer = useRedisServer("message-changes");
 const log = pino({ level: "silent" });
@@ -106,7 +107,10 @@ describe("MessageReader", () => {
     const old = (await changes.edit(alice, { conversationId: conv, messageId: sent[2]!.id, content: "edited 3" })).message;
     const recent = (await changes.react(alice, { conversationId: conv, messageId: sent[17]!.id, emoji: "👍" })).message;
 
-    const expected = sent.map((m) => (m.id === old.id ? old : m.id === recent.id ? recent : m));
+    // The first 15 come from MongoDB, so they say they are stored; the stream's 5 were never marked.
+    const expected = sent
+      .map((m) => (m.id === old.id ? old : m.id === recent.id ? recent : m))
+      .map((m) => (m.seq <= 15 ? { ...m, persisted: true as const } : m));
     const all = await pipeline.reader.after(conv, 0, 100);
     expect(all.messages).toEqual(expected);
     expect(all.hasMore).toBe(false);
@@ -159,7 +163,24 @@ describe("MessageReader", () => {
     expect(after.epoch).toEqual({ id: expect.any(String), base: 4 });
     expect(after.epoch.id).not.toBe(before.epoch.id);
     expect(after.lastSeq).toBe(4);
-    expect(after.messages).toEqual(sent.slice(0, 4));
+    expect(after.messages).toEqual(sent.slice(0, 4).map((m) => ({ ...m, persisted: true })));
+  });
+
+  it("says which of the stream's messages the worker marked stored, in sync and history reads alike", async () => {
+    const alice = oid();
+    const conv = await conversation([alice]);
+    const sent = await sendMany(conv, alice, 6);
+    const marks = new StoredMarks(redis, keys, 60);
+    // Stored out of order, as concurrent batches may be; seq 3 not yet.
+    await marks.mark([sent[4]!, sent[0]!, sent[1]!]);
+    const flags = (messages: readonly Message[]) => messages.map((m) => m.persisted ?? false);
+    expect(flags((await pipeline.reader.after(conv, 0, 100)).messages)).toEqual([true, true, false, false, true, false]);
+    expect(flags((await pipeline.reader.before(conv, 6, 3)).messages)).toEqual([false, false, true]);
+    // By id: another message at a marked seq (a seq reused after Redis lost the conversation) is not.
+    await marks.mark([{ ...sent[2]!, id: oid() }]);
+    expect(flags((await pipeline.reader.after(conv, 2, 1)).messages)).toEqual([false]);
+    expect(await redis.zscore(keys.conversationStored(conv), sent[2]!.id)).toBeNull();
+    expect(await redis.ttl(keys.conversationStored(conv))).toBeGreaterThan(0);
   });
 });
 

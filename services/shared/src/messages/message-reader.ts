@@ -15,24 +15,31 @@ import { Script, type RedisClient } from "../redis.js";
 import type { RedisKeys } from "../redis-keys.js";
 import type { Message } from "@parley/protocol";
 import type { ConversationCache } from "./conversation-cache.js";
+import { STORED_FLAGS_LUA } from "./stored-marks.js";
 
 /**
- * Lua: `latest(stream, overlay, entries)` turns stream entries into a flat list
- * `{ as sent 1, overlay 1 | false, as sent 2, … }`, with one HMGET of the overlay for all of them.
- * The as-sent JSON starts `{"seq":N,"id":"…"` (see the send script), so the first `"id":"` is the id.
+ * Lua: `latest(overlay, stored, entries)` turns stream entries into a flat list
+ * `{ as sent 1, overlay 1 | false, stored 1 (1 | 0), as sent 2, … }`, with one HMGET of the overlay and
+ * one ZMSCORE of the stored marks (stored-marks.ts) for all of them. The as-sent JSON starts
+ * `{"seq":N,"id":"…"` (see the send script), so the first `"id":"` is the id.
  */
 const LATEST_LUA = `
-local function latest(overlay, entries)
+${STORED_FLAGS_LUA}
+local function latest(overlay, stored, entries)
   local out = {}
   if #entries == 0 then return out end
   local ids = {}
   for i = 1, #entries do
     local json = entries[i][2][2]
-    out[2 * i - 1] = json
+    out[3 * i - 2] = json
     ids[i] = string.match(json, '"id":"(%x+)"') or ''
   end
   local newer = redis.call('HMGET', overlay, unpack(ids))
-  for i = 1, #entries do out[2 * i] = newer[i] end
+  local flags = stored_flags(stored, ids)
+  for i = 1, #entries do
+    out[3 * i - 1] = newer[i]
+    out[3 * i] = flags[i]
+  end
   return out
 end
 `;
@@ -65,11 +72,11 @@ end
  * Messages after a seq, with what is needed to judge the answer. A conversation that has a seq counter
  * but no epoch (state from before epochs existed) gets one, starting at 0.
  *
- * KEYS: stream, overlay, seq, epoch. ARGV: first entry id (`<afterSeq + 1>-0`), count, fresh epoch id.
- * Returns {seq | false, epoch id | false, epoch base | false, overlay size, latest(entries)}.
+ * KEYS: stream, overlay, seq, epoch, stored. ARGV: first entry id (`<afterSeq + 1>-0`), count, fresh
+ * epoch id. Returns {seq | false, epoch id | false, epoch base | false, overlay size, latest(entries)}.
  */
 const readAfterScript = new Script<
-  [seq: string | null, epochId: string | null, epochBase: string | null, overlaySize: number, entries: (string | null)[]]
+  [seq: string | null, epochId: string | null, epochBase: string | null, overlaySize: number, entries: LatestEntries]
 >(
   "read-messages-after",
   `${LATEST_LUA}
@@ -79,21 +86,21 @@ if seq and redis.call('HSETNX', KEYS[4], 'id', ARGV[3]) == 1 then
 end
 local epoch = redis.call('HMGET', KEYS[4], 'id', 'base')
 local entries = redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])
-return {seq or false, epoch[1], epoch[2], redis.call('HLEN', KEYS[2]), latest(KEYS[2], entries)}
+return {seq or false, epoch[1], epoch[2], redis.call('HLEN', KEYS[2]), latest(KEYS[2], KEYS[5], entries)}
 `,
 );
 
 /**
  * Messages before a seq, newest first.
  *
- * KEYS: stream, overlay. ARGV: highest entry id (`+` or `(<before>-0`), count.
+ * KEYS: stream, overlay, stored. ARGV: highest entry id (`+` or `(<before>-0`), count.
  * Returns {overlay size, latest(entries)}.
  */
-const readBeforeScript = new Script<[overlaySize: number, entries: (string | null)[]]>(
+const readBeforeScript = new Script<[overlaySize: number, entries: LatestEntries]>(
   "read-messages-before",
   `${LATEST_LUA}
 local entries = redis.call('XREVRANGE', KEYS[1], ARGV[1], '-', 'COUNT', ARGV[2])
-return {redis.call('HLEN', KEYS[2]), latest(KEYS[2], entries)}
+return {redis.call('HLEN', KEYS[2]), latest(KEYS[2], KEYS[3], entries)}
 `,
 );
 
@@ -149,6 +156,7 @@ export class MessageReader {
       keys.conversationOverlay(conversationId),
       keys.conversationSeq(conversationId),
       keys.conversationEpoch(conversationId),
+      keys.conversationStored(conversationId),
     ];
     const args = [`${afterSeq + 1}-0`, want, randomUUID()];
     let reply = await readAfterScript.run(redis, scriptKeys, args);
@@ -182,7 +190,7 @@ export class MessageReader {
     const want = limit + 1;
     const [overlaySize, entries] = await readBeforeScript.run(
       redis,
-      [keys.conversationStream(conversationId), keys.conversationOverlay(conversationId)],
+      [keys.conversationStream(conversationId), keys.conversationOverlay(conversationId), keys.conversationStored(conversationId)],
       [before === undefined ? "+" : `(${before}-0`, want],
     );
     const recent = latestStates(entries);
@@ -228,8 +236,9 @@ export class MessageReader {
       .lean<MessageDoc[]>()
       .exec();
     const messages = docs.map(messageToWire);
-    if (messages.length === 0 || overlaySize === 0) return messages;
-    return this.withOverlay(conversationId, messages);
+    const latest = messages.length === 0 || overlaySize === 0 ? messages : await this.withOverlay(conversationId, messages);
+    // Read from MongoDB: stored, whatever later state the overlay holds.
+    return latest.map((message) => ({ ...message, persisted: true }));
   }
 
   /**
@@ -268,11 +277,18 @@ export class MessageReader {
   }
 }
 
-/** Parses the flat `latest()` list: each entry's overlay state when there is one, else its state as sent. */
-function latestStates(entries: readonly (string | null)[]): Message[] {
+/** The flat list `latest()` returns: as sent, overlay state or null, stored flag; for each entry. */
+type LatestEntries = (string | number | null)[];
+
+/**
+ * Parses the flat `latest()` list: each entry's overlay state when there is one, else its state as
+ * sent, with `persisted: true` when the worker marked it stored.
+ */
+function latestStates(entries: LatestEntries): Message[] {
   const messages: Message[] = [];
-  for (let i = 0; i < entries.length; i += 2) {
-    messages.push(JSON.parse(entries[i + 1] ?? entries[i]!) as Message);
+  for (let i = 0; i < entries.length; i += 3) {
+    const message = JSON.parse(String(entries[i + 1] ?? entries[i])) as Message;
+    messages.push(entries[i + 2] === 1 ? { ...message, persisted: true } : message);
   }
   return messages;
 }

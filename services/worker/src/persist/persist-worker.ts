@@ -16,6 +16,7 @@ import {
   type PersistJobs,
   type PointerJob,
 } from "@parley/shared/queues";
+import type { StoredMarks } from "@parley/shared/messages/stored-marks";
 import { LastSeenJobData, PointerJobData } from "@parley/shared/schemas";
 
 import { isFinalFailure, lockOptions, parseJobData, type JobLocks } from "../jobs.js";
@@ -39,6 +40,8 @@ export interface PersistWorkerDeps {
   store: MessageStore;
   /** Pointers and last-seen times. */
   state: StateStore;
+  /** Where a written batch is marked stored, for `sync` and history; part of the write (a failure retries it). */
+  marks: StoredMarks;
   emitter: Emitter<ServerToClientEvents>;
   log: Logger;
   /** Most messages per MongoDB write; also the number of jobs processed at once. */
@@ -91,7 +94,12 @@ export function createPersistWorker(deps: PersistWorkerDeps): PersistWorker {
     write: async (batch) => {
       const started = performance.now();
       try {
-        const outcomes = await metrics.timeBatch("message", batch.length, () => store.write(batch));
+        const outcomes = await metrics.timeBatch("message", batch.length, async () => {
+          const written = await store.write(batch);
+          // Before any job completes: a message whose job completed is one `sync` reads as stored.
+          await deps.marks.mark(batch.filter((_, i) => written[i]?.ok));
+          return written;
+        });
         metrics.messagesStored(batch.filter((_, i) => outcomes[i]?.ok));
         try {
           deps.onStored?.(batch.filter((_, i) => outcomes[i]?.ok));
