@@ -191,7 +191,8 @@ describe("the web app", () => {
     await eve.page.reload();
     const row = eve.page.getByRole("navigation", { name: "Conversations" }).getByRole("button", { name: new RegExp(`frank-${suffix}`) });
     await row.click();
-    await ownMessage(eve, "after two refreshes", "Sent").waitFor();
+    // Read back from history, which says it is stored: still the double check.
+    await ownMessage(eve, "after two refreshes", "Saved").waitFor();
     expect((await storedSessionOf(eve)).sessionId).toBe(first.sessionId);
 
     expect([...eve.problems, ...frank.problems]).toEqual([]);
