@@ -94,6 +94,8 @@ export class ChatMember {
     this.lostSends = [];
     this.intentional = false;
     this.closing = false;
+    /** finish() has begun: no more grace periods. */
+    this.finishing = false;
     /** @type {{ resolve: () => void } | undefined} */
     this.readyWaiter = undefined;
 
@@ -279,12 +281,28 @@ export class ChatMember {
     }
     const added = tracker.add(message.seq);
     if (added && viaSync) recovered.add(1);
-    if (tracker.hasGap && !tracker.gapTimer && !viaSync) {
-      tracker.gapTimer = setTimeout(() => {
-        tracker.gapTimer = undefined;
-        if (tracker.hasGap) this.fill(tracker);
-      }, this.options.gapGraceMs);
+    // A hole seen while a sync's answer is applied is judged by fill when that sync ends.
+    if (!viaSync) this.watchGap(tracker);
+  }
+
+  /**
+   * Starts the grace period of a hole in `tracker`'s seqs, at whose end `sync` is asked for it; stops
+   * the one running when no hole is left.
+   *
+   * @param {SeqTracker} tracker
+   */
+  watchGap(tracker) {
+    if (!tracker.hasGap) {
+      clearTimeout(tracker.gapTimer);
+      tracker.gapTimer = undefined;
+      return;
     }
+    // The final syncs of finish() look at every hole left.
+    if (tracker.gapTimer || this.finishing) return;
+    tracker.gapTimer = setTimeout(() => {
+      tracker.gapTimer = undefined;
+      if (tracker.hasGap) this.fill(tracker);
+    }, this.options.gapGraceMs);
   }
 
   /**
@@ -339,7 +357,15 @@ export class ChatMember {
 
   /**
    * Asks `sync` for everything after the tracker's `last`, page by page; messages not held yet count
-   * as `recovered`, and seqs still missing below the highest one held as `missed`.
+   * as `recovered`, and seqs that the answer had to hold but did not as `missed`.
+   *
+   * An answer holds every seq the server had allocated when it read the conversation, and every seq
+   * this receiver held when it sent the request was allocated by then (the server allocates a seq and
+   * stores the message in one step, before anyone gets it), as was every seq below one the answer
+   * returns. A message that arrives during the sync may be newer than that read: gateways publish in
+   * the order their sends finish, so seq N + 2 can come before N + 1, and before the answer that ends
+   * at N. Such a hole is no loss yet; it gets a grace period of its own, and then a sync sent after it
+   * was seen.
    *
    * @param {SeqTracker} tracker
    */
@@ -348,10 +374,13 @@ export class ChatMember {
     tracker.syncing = true;
     try {
       let after = tracker.last;
+      /** The highest seq that the answers had to hold if the server still has it. */
+      let covered = 0;
       for (let page = 0; page < 1_000; page++) {
         /** @type {import("./socketio-types.js").EventPayload<"sync">} */
         const request = { conversationId: tracker.conversationId, afterSeq: after, limit: SYNC_LIMIT };
         if (tracker.epoch !== undefined) request.epoch = tracker.epoch;
+        covered = Math.max(covered, tracker.max);
         const res = await this.client.emitWithAck("sync", request, this.options.ackTimeoutMs);
         if (!res || !res.ok) {
           syncErrors.add(1);
@@ -359,17 +388,17 @@ export class ChatMember {
           return;
         }
         tracker.epoch = res.epoch;
-        for (const message of res.messages) this.hold(tracker, message, true);
+        for (const message of res.messages) {
+          this.hold(tracker, message, true);
+          covered = Math.max(covered, message.seq);
+        }
         if (!res.hasMore || res.messages.length === 0) break;
         after = /** @type {Message} */ (res.messages[res.messages.length - 1]).seq;
       }
-      // Everything the server has up to now was offered: what is still missing is lost.
-      if (tracker.hasGap) {
-        let top = 0;
-        for (const seq of tracker.above) if (seq > top) top = seq;
-        const lost = tracker.skipTo(top);
+      const lost = tracker.skipTo(covered);
+      if (lost > 0) {
         missed.add(lost);
-        logOnce("missed", `conversation ${tracker.conversationId}: ${lost} message(s) missing below seq ${top}`);
+        logOnce("missed", `conversation ${tracker.conversationId}: ${lost} message(s) missing up to seq ${covered}`);
       }
     } catch (err) {
       const error = /** @type {SocketIoError} */ (err);
@@ -380,11 +409,17 @@ export class ChatMember {
       }
     } finally {
       tracker.syncing = false;
+      // A hole the sync did not settle: newer than its read, or the sync failed.
+      this.watchGap(tracker);
     }
   }
 
-  /** End of the run: a last `sync` of every conversation, which also finds messages lost at the tail. */
+  /**
+   * End of the run: a last `sync` of every conversation, which also finds messages lost at the tail,
+   * and another while a message that arrived during it left a hole.
+   */
   async finish() {
+    this.finishing = true;
     for (const tracker of this.trackers.values()) {
       clearTimeout(tracker.gapTimer);
       tracker.gapTimer = undefined;
@@ -395,7 +430,10 @@ export class ChatMember {
     for (const tracker of this.trackers.values()) {
       // A sync may be running (a gap found just before the end): wait for it, then sync once more.
       for (let i = 0; tracker.syncing && i < 100; i++) await sleep(100);
-      await this.fill(tracker);
+      for (let i = 0; i < 3; i++) {
+        await this.fill(tracker);
+        if (!tracker.hasGap || !this.ready) break;
+      }
     }
   }
 

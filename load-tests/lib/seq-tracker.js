@@ -2,7 +2,8 @@
  * What one receiver holds of one conversation, by seq (1, 2, 3… with no gaps on the server): `last`,
  * the highest seq held with nothing missing below it, and the seqs held above it. Messages can
  * arrive out of order (two senders on two gateways), so a hole is only a gap once it outlives a grace
- * period; then the receiver asks `sync` for it, and what `sync` cannot supply is missed.
+ * period; then the receiver asks `sync` for it, and what an answer that had to hold it lacks is missed
+ * (see `ChatMember.fill`).
  */
 export class SeqTracker {
   /**
