@@ -100,6 +100,15 @@ describe("FerretDB under the worker's write pattern", () => {
     expect(await docs.aggregate([{ $match: { _id: "d-40", seq: { $gte: 40 } } }]).toArray()).toEqual([{ _id: "d-40", seq: 40 }]);
     expect(await docs.find({ _id: { $in: ["d-1", "d-2"] }, seq: 2 }).toArray()).toEqual([{ _id: "d-2", seq: 2 }]);
     expect(await docs.countDocuments({ seq: { $gte: 21 } })).toBe(29);
+    // A set of keys, alone or beside other conditions; one that is not a string never narrows wrongly.
+    expect((await docs.find({ _id: { $in: ["d-3", "d-1", "nope"] } }).sort({ _id: 1 }).toArray()).map((d) => d._id)).toEqual(["d-1", "d-3"]);
+    expect(await docs.find({ _id: { $in: ["d-4", "d-5"] }, seq: { $gt: 4 } }).toArray()).toEqual([{ _id: "d-5", seq: 5 }]);
+    expect(await docs.find({ _id: { $in: [] } }).toArray()).toEqual([]);
+    expect((await docs.updateMany({ _id: { $in: ["d-8", "d-9"] } }, { $set: { tag: "in" } })).modifiedCount).toBe(2);
+    expect(await docs.countDocuments({ tag: "in" })).toBe(2);
+    const mixed = connection.collection<{ _id: string | number }>("by_id_mixed");
+    await mixed.insertMany([{ _id: "a" }, { _id: 1 }]);
+    expect((await mixed.find({ _id: { $in: ["a", 1] } }).toArray()).length).toBe(2);
 
     if (ferret) {
       // FerretDB's explain tells whether the filter narrowed the SQLite query, and SQLite's plan whether
@@ -107,6 +116,9 @@ describe("FerretDB under the worker's write pattern", () => {
       const explain = await connection.db!.command({ explain: { find: "by_id", filter: { _id: "d-7", seq: { $lt: 10 } } } });
       expect(explain).toMatchObject({ filterPushdown: true });
       expect(explain.queryPlanner.Plan).toEqual([expect.stringMatching(/SEARCH \S+ USING INDEX \S+__id_ /)]);
+      const inExplain = await connection.db!.command({ explain: { find: "by_id", filter: { _id: { $in: ["d-1", "d-2"] } } } });
+      expect(inExplain).toMatchObject({ filterPushdown: true });
+      expect(inExplain.queryPlanner.Plan).toEqual([expect.stringMatching(/SEARCH \S+ USING INDEX \S+__id_ /)]);
     }
   });
 });
